@@ -1,0 +1,139 @@
+"""``POST /api/v1/ingest``: where agents deliver batches.
+
+Order matters for safety: authenticate from the headers alone, then read the body within the
+compressed cap, inflate within the decompressed cap, validate, check that the token's device is
+the batch's device, and store the batch in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPBearer
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from dexpulse.schema import Batch, ErrorResponse, IngestResponse
+
+from ..body import BodyTooLarge, InvalidEncoding, gunzip_bounded, read_bounded
+from ..db import transaction
+from ..errors import ApiError, clean_validation_errors, summarize
+from ..ingest import duplicate_of, store_batch
+from ..timeline import TimePolicy
+from .deps import MetricsDep, SessionsDep, SettingsDep, device_caller
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+bearer = HTTPBearer(auto_error=False, description="The device token issued at enrollment.")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "Malformed JSON or gzip",
+        401: "Missing, unknown or revoked device token",
+        403: "The token belongs to another device than the batch's device_id",
+        409: "The batch_id was used by another device",
+        413: "Body larger than the compressed or decompressed cap",
+        415: "Not application/json, or an encoding other than gzip",
+        422: "The batch does not match the schema",
+    }.items()
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+    }
+}
+
+
+async def _read_json(request: Request, max_body: int, max_inflated: int) -> bytes:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the batch as application/json")
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("gzip", "identity"):
+        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip")
+    try:
+        raw = await read_bounded(request.stream(), max_body, request.headers.get("content-length"))
+        return gunzip_bounded(raw, max_inflated) if encoding == "gzip" else raw
+    except BodyTooLarge as exc:
+        raise ApiError(413, "payload_too_large", str(exc)) from None
+    except InvalidEncoding as exc:
+        raise ApiError(400, "invalid_body", str(exc)) from None
+    except ClientDisconnect:
+        raise ApiError(400, "client_disconnected", "the body was not received whole") from None
+
+
+def _parse(raw: bytes) -> Batch:
+    try:
+        return Batch.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = clean_validation_errors(list(exc.errors()))
+        kinds = {e["type"] for e in errors}
+        if "json_invalid" in kinds:
+            raise ApiError(400, "malformed_json", summarize(errors)) from None
+        code = "unknown_sample_kind" if "union_tag_invalid" in kinds else "validation_error"
+        raise ApiError(422, code, summarize(errors), errors) from None
+
+
+def _ingest(
+    factory: sessionmaker[Session], device_id: uuid.UUID, raw: bytes, policy: TimePolicy
+) -> IngestResponse:
+    batch = _parse(raw)
+    if batch.device_id != device_id:
+        raise ApiError(403, "device_mismatch", "a device may only post its own batches")
+    received_at = datetime.now(UTC)
+    try:
+        with transaction(factory) as session:
+            return store_batch(session, device_id, batch, received_at, policy)
+    except IntegrityError:
+        # Two deliveries of one batch raced; the loser reports the winner's result.
+        with factory() as session:
+            if duplicate_of(session, device_id, batch.batch_id):
+                return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
+        raise
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResponse,
+    responses=_ERRORS,
+    openapi_extra=_BODY,
+    summary="Deliver a batch of samples",
+    dependencies=[Depends(bearer)],  # documents the scheme; the token is checked below
+)
+async def ingest(
+    request: Request,
+    factory: SessionsDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> IngestResponse:
+    """Store a batch once, whatever the number of deliveries (gzip welcome)."""
+    started = time.perf_counter()
+    policy = TimePolicy(
+        settings.clock_skew_tolerance_s,
+        settings.max_future_s,
+        settings.max_sample_age_days * 86400,
+    )
+    try:
+        caller = await run_in_threadpool(
+            device_caller, factory, request.headers.get("authorization")
+        )
+        raw = await _read_json(request, settings.max_body_bytes, settings.max_decompressed_bytes)
+        result = await run_in_threadpool(_ingest, factory, caller.device_id, raw, policy)
+    except ApiError as exc:
+        metrics.batches.labels("rejected", exc.error).inc()
+        raise
+    finally:
+        metrics.latency.observe(time.perf_counter() - started)
+    metrics.batches.labels("duplicate" if result.duplicate else "accepted", "").inc()
+    metrics.samples.labels("accepted").inc(result.accepted)
+    for reason, count in result.dropped.items():
+        metrics.samples.labels(reason).inc(count)
+    return result

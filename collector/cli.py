@@ -1,0 +1,211 @@
+"""``dexpulse collector ...`` commands: serve, migrate, and credentials for agents and IT.
+
+Only argparse is imported at module level, so ``dexpulse --help`` stays fast on a laptop that
+has no collector dependencies; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from .settings import CollectorSettings
+
+
+def _settings() -> CollectorSettings:
+    from .settings import CollectorSettings
+
+    return CollectorSettings()
+
+
+def _sessions(settings: CollectorSettings) -> sessionmaker[Session]:
+    from . import migrations
+    from .db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.resolved_database_url())
+    if settings.migrate_on_start:
+        migrations.upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from . import logs, migrations
+    from .db import make_engine
+
+    settings = _settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    log_config = logs.configure(settings.log_level, settings.log_json)
+    if settings.migrate_on_start:
+        engine = make_engine(settings.resolved_database_url())
+        migrations.upgrade(engine)
+        engine.dispose()
+        os.environ["DEXPULSE_MIGRATE_ON_START"] = "false"  # workers find it done
+    shown = f"[{host}]" if ":" in host else host
+    print(f"dexpulse collector listening on http://{shown}:{port}/ (API docs at /docs)", flush=True)
+    uvicorn.run(
+        "dexpulse.collector.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_config=log_config,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from . import migrations
+    from .db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url())
+    migrations.upgrade(engine)
+    print(f"database at revision {migrations.current_revision(engine)}", file=sys.stderr)
+    return 0
+
+
+def cmd_secret_create(args: argparse.Namespace) -> int:
+    from .admin import create_enrollment_secret
+    from .db import transaction
+
+    with transaction(_sessions(_settings())) as session:
+        row, plaintext = create_enrollment_secret(
+            session, args.name, args.expires_days, args.max_uses
+        )
+        print(f"created enrollment secret {row.id} ({row.name})", file=sys.stderr)
+    print(plaintext)
+    return 0
+
+
+def cmd_secret_list(_: argparse.Namespace) -> int:
+    from .admin import list_enrollment_secrets
+
+    with _sessions(_settings())() as session:
+        for r in list_enrollment_secrets(session):
+            state = "revoked" if r.revoked_at else "active"
+            cap = f"/{r.max_uses}" if r.max_uses else ""
+            expires = r.expires_at.isoformat() if r.expires_at else "never"
+            print(f"{r.id}\t{r.name}\t{state}\tuses {r.uses}{cap}\texpires {expires}")
+    return 0
+
+
+def cmd_secret_revoke(args: argparse.Namespace) -> int:
+    from .admin import revoke_enrollment_secret
+    from .db import transaction
+
+    with transaction(_sessions(_settings())) as session:
+        revoke_enrollment_secret(session, args.id)
+    print(f"revoked enrollment secret {args.id}", file=sys.stderr)
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace) -> int:
+    from .admin import create_api_key
+    from .db import transaction
+    from .security import Role
+
+    with transaction(_sessions(_settings())) as session:
+        row, plaintext = create_api_key(session, args.name, Role(args.role))
+        print(f"created {row.role} API key {row.id} ({row.name})", file=sys.stderr)
+    print(plaintext)
+    return 0
+
+
+def cmd_key_list(_: argparse.Namespace) -> int:
+    from .admin import list_api_keys
+
+    with _sessions(_settings())() as session:
+        for r in list_api_keys(session):
+            state = "revoked" if r.revoked_at else "active"
+            used = r.last_used_at.isoformat() if r.last_used_at else "never"
+            print(f"{r.id}\t{r.name}\t{r.role}\t{state}\tlast used {used}")
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> int:
+    from .admin import revoke_api_key
+    from .db import transaction
+
+    with transaction(_sessions(_settings())) as session:
+        revoke_api_key(session, args.id)
+    print(f"revoked API key {args.id}", file=sys.stderr)
+    return 0
+
+
+def cmd_device_list(_: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from .models import Device
+
+    with _sessions(_settings())() as session:
+        for d in session.scalars(select(Device).order_by(Device.enrolled_at)):
+            seen = d.last_seen_at.isoformat() if d.last_seen_at else "never"
+            state = "revoked" if d.revoked_at else "active"
+            print(f"{d.id}\t{d.hostname}\t{d.os}\t{state}\tlast seen {seen}")
+    return 0
+
+
+def cmd_device_revoke(args: argparse.Namespace) -> int:
+    from .admin import revoke_device
+    from .db import transaction
+
+    with transaction(_sessions(_settings())) as session:
+        revoke_device(session, args.id)
+    print(f"revoked device {args.id}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    collector = subparsers.add_parser(
+        "collector",
+        help="run and administer the collector",
+        description="Settings come from DEXPULSE_* environment variables or .env (see README).",
+    )
+    sub = collector.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="migrate the database and serve the API")
+    serve.add_argument("--host", help="address to bind (default DEXPULSE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default DEXPULSE_PORT or 8470)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    secret = sub.add_parser("enrollment-secret", help="secrets agents enroll with")
+    secret_sub = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = secret_sub.add_parser("create", help="create one; prints it once on stdout")
+    create.add_argument("--name", default="default", help="a label, e.g. the site or wave")
+    create.add_argument("--expires-days", type=float, help="valid for this many days")
+    create.add_argument("--max-uses", type=int, help="at most this many enrollments")
+    create.set_defaults(func=cmd_secret_create)
+    secret_sub.add_parser("list", help="list secrets").set_defaults(func=cmd_secret_list)
+    revoke = secret_sub.add_parser("revoke", help="revoke a secret by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_secret_revoke)
+
+    key = sub.add_parser("api-key", help="API keys for IT users and scripts")
+    key_sub = key.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = key_sub.add_parser("create", help="create one; prints it once on stdout")
+    create.add_argument("--role", choices=["admin", "viewer"], required=True)
+    create.add_argument("--name", default="api", help="whose or what for")
+    create.set_defaults(func=cmd_key_create)
+    key_sub.add_parser("list", help="list API keys").set_defaults(func=cmd_key_list)
+    revoke = key_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_key_revoke)
+
+    device = sub.add_parser("device", help="enrolled devices")
+    device_sub = device.add_subparsers(dest="action", required=True, metavar="ACTION")
+    device_sub.add_parser("list", help="list devices").set_defaults(func=cmd_device_list)
+    revoke = device_sub.add_parser("revoke", help="revoke a device's token")
+    revoke.add_argument("id", type=uuid.UUID)
+    revoke.set_defaults(func=cmd_device_revoke)

@@ -1,0 +1,110 @@
+"""Storage models (SQLAlchemy 2.0). The schema itself is created by Alembic migrations.
+
+Samples are kept as one row each with their kind and event time as columns (indexed for
+time-range queries per device and kind) and the rest of their fields as JSON (JSONB on
+PostgreSQL). Credentials are stored only as SHA-256 hashes of high-entropy tokens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .db import UtcDateTime
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+# Named constraints, so later migrations (batch mode on SQLite) can address them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
+
+
+class EnrollmentSecret(Base):
+    __tablename__ = "enrollment_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    max_uses: Mapped[int | None]
+    uses: Mapped[int] = mapped_column(default=0)
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hostname: Mapped[str] = mapped_column(String(256))
+    os: Mapped[str] = mapped_column(String(16))
+    os_version: Mapped[str | None] = mapped_column(String(256))
+    os_build: Mapped[str | None] = mapped_column(String(256))
+    model: Mapped[str | None] = mapped_column(String(256))
+    manufacturer: Mapped[str | None] = mapped_column(String(256))
+    agent_version: Mapped[str | None] = mapped_column(String(256))
+    tags: Mapped[dict[str, Any]]
+    enrolled_at: Mapped[datetime]
+    enrollment_secret_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_secrets.id"))
+    last_seen_at: Mapped[datetime | None]
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[datetime | None]
+
+
+class IngestedBatch(Base):
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_device_received", "device_id", "received_at"),)
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    schema_version: Mapped[int]
+    sent_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    clock_offset_s: Mapped[float]
+    sample_count: Mapped[int]
+    dropped_count: Mapped[int]
+
+
+class SampleRow(Base):
+    __tablename__ = "samples"
+    __table_args__ = (
+        Index("ix_samples_device_kind_ts", "device_id", "kind", "ts"),
+        Index("ix_samples_kind_ts", "kind", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"))
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.batch_id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+    data: Mapped[dict[str, Any]]

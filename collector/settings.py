@@ -1,0 +1,58 @@
+"""Collector settings, read from ``DEXPULSE_*`` environment variables or a ``.env`` file.
+
+Declared once here; the README's configuration table lists the same fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CollectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DEXPULSE_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the SQLite database lives when no URL is set."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db. "
+        "Default: SQLite at <data_dir>/collector.db.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `collector serve` binds to.")
+    port: int = Field(default=8470, ge=1, le=65535, description="Port `collector serve` binds to.")
+    migrate_on_start: bool = Field(
+        default=True, description="Apply database migrations when the collector starts."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted, as sent."
+    )
+    max_decompressed_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest ingest body after gunzip."
+    )
+    clock_skew_tolerance_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="A device clock off by more than this (received_at - sent_at) has its "
+        "batch's timestamps corrected by the offset.",
+    )
+    max_future_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Samples later than arrival time plus this (after correction) are dropped.",
+    )
+    max_sample_age_days: float = Field(
+        default=30.0, gt=0, description="Samples older than this on arrival are dropped."
+    )
+    log_level: str = Field(default="INFO", description="Python log level name.")
+    log_json: bool = Field(default=False, description="Emit logs as one JSON object per line.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'collector.db').resolve()}"

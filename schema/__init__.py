@@ -1,0 +1,63 @@
+"""dexpulse wire contract: the models both the agent and the collector import."""
+
+from .envelope import (
+    MAX_SAMPLES_PER_BATCH,
+    SAMPLE_MODELS,
+    SCHEMA_VERSION,
+    AgentInfo,
+    Batch,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorResponse,
+    IngestResponse,
+    Sample,
+)
+from .events import (
+    AgentHealthSample,
+    AppCrashSample,
+    AppHangSample,
+    InventoryApp,
+    InventoryPeripheral,
+    InventorySample,
+    PeripheralFailureSample,
+    SurveyResponseSample,
+    WifiEventSample,
+)
+from .samples import (
+    BatterySample,
+    BootSample,
+    NetworkProbeSample,
+    SampleBase,
+    SystemSample,
+    ThroughputSample,
+    WifiSample,
+)
+
+__all__ = [
+    "MAX_SAMPLES_PER_BATCH",
+    "SAMPLE_MODELS",
+    "SCHEMA_VERSION",
+    "AgentHealthSample",
+    "AgentInfo",
+    "AppCrashSample",
+    "AppHangSample",
+    "Batch",
+    "BatterySample",
+    "BootSample",
+    "EnrollRequest",
+    "EnrollResponse",
+    "ErrorResponse",
+    "IngestResponse",
+    "InventoryApp",
+    "InventoryPeripheral",
+    "InventorySample",
+    "NetworkProbeSample",
+    "PeripheralFailureSample",
+    "Sample",
+    "SampleBase",
+    "SurveyResponseSample",
+    "SystemSample",
+    "ThroughputSample",
+    "WifiEventSample",
+    "WifiSample",
+]

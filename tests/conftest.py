@@ -1,0 +1,48 @@
+"""Shared fixtures: every collector test runs on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from support import TABLES, Collector, postgres_server_url, scratch_postgres_database
+
+from dexpulse.collector import migrations
+from dexpulse.collector.app import create_app
+from dexpulse.collector.settings import CollectorSettings
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One migrated scratch database for the session; tests empty it before use."""
+    with scratch_postgres_database(postgres_server_url()) as url:
+        engine = create_engine(url)
+        migrations.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'collector.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> CollectorSettings:
+    return CollectorSettings(database_url=db_url, data_dir=tmp_path, _env_file=None)
+
+
+@pytest.fixture
+def collector(settings: CollectorSettings) -> Iterator[Collector]:
+    with TestClient(create_app(settings)) as client:
+        yield Collector(client)
