@@ -94,6 +94,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = clean_validation_errors(list(exc.errors()))
+        if any(e["type"] == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", summarize(errors))
         return error_response(422, "validation_error", summarize(errors), errors)
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:

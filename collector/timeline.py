@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,14 @@ def place(
     dropped: Counter[str] = Counter()
     times: list[datetime | None] = []
     for ts in sample_times:
-        corrected = ts + offset
+        try:
+            corrected = ts + offset
+        except OverflowError:  # shifted past year 1 or 9999 by an absurd device clock
+            corrected = (
+                datetime.max.replace(tzinfo=UTC)
+                if offset > timedelta(0)
+                else datetime.min.replace(tzinfo=UTC)
+            )
         if corrected > latest:
             dropped["ts_in_future"] += 1
             times.append(None)

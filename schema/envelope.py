@@ -88,7 +88,7 @@ class AgentInfo(WireModel):
 
 
 class Batch(WireModel):
-    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=1_000_000)
     device_id: UUID
     batch_id: UUID
     seq: int = Field(ge=0, le=2**63 - 1)

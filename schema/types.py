@@ -21,7 +21,10 @@ def _no_nul(value: str) -> str:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC instant in range
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

@@ -75,7 +75,7 @@ def device_samples(
     session: SessionDep,
     _: ViewerDep,
     device_id: uuid.UUID,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from ..admin import create_enrollment_secret, list_enrollment_secrets, revoke_enrollment_secret
 from .deps import AdminDep, SessionDep
@@ -30,6 +32,8 @@ def create_secret(
 
 
 @router.post("/{secret_id}/revoke", response_model=EnrollmentSecretView)
-def revoke_secret(session: SessionDep, _: AdminDep, secret_id: int) -> EnrollmentSecretView:
+def revoke_secret(
+    session: SessionDep, _: AdminDep, secret_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> EnrollmentSecretView:
     """Revoke a secret: enrolled devices keep working, new enrollments with it fail."""
     return EnrollmentSecretView.model_validate(revoke_enrollment_secret(session, secret_id))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from dexpulse.schema.types import ShortText
 
 
 class DeviceView(BaseModel):
@@ -70,6 +72,6 @@ class NewEnrollmentSecret(EnrollmentSecretView):
 class EnrollmentSecretCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[ShortText, Field(min_length=1, max_length=200)]
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
     max_uses: int | None = Field(default=None, ge=1, le=1_000_000_000)
