@@ -32,24 +32,32 @@ async def read_bounded(
             raise InvalidEncoding("Content-Length is not a number") from None
         if declared > limit:
             raise BodyTooLarge(limit, "request body")
-    buf = bytearray()
+    pieces: list[bytes] = []
+    size = 0
     async for chunk in chunks:
-        buf += chunk
-        if len(buf) > limit:
+        pieces.append(chunk)
+        size += len(chunk)
+        if size > limit:
             raise BodyTooLarge(limit, "request body")
-    return bytes(buf)
+    return b"".join(pieces)
 
 
-def gunzip_bounded(data: bytes, limit: int) -> bytes:
-    """Inflate one gzip member, refusing output beyond ``limit`` bytes and trailing data."""
+def gunzip_bounded(data: bytes, limit: int, step: int = 256 * 1024) -> bytes:
+    """Inflate one gzip member, refusing output beyond ``limit`` bytes and trailing data.
+
+    Output is taken ``step`` bytes at a time into a list (no growing buffer that briefly holds
+    twice its size), so refusing a bomb costs at most about ``limit`` bytes.
+    """
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    out = bytearray()
+    pieces: list[bytes] = []
+    size = 0
     pending = data
     try:
         while not inflater.eof:
-            piece = inflater.decompress(pending, limit + 1 - len(out))
-            out += piece
-            if len(out) > limit:
+            piece = inflater.decompress(pending, min(step, limit + 1 - size))
+            pieces.append(piece)
+            size += len(piece)
+            if size > limit:
                 raise BodyTooLarge(limit, "decompressed body")
             pending = inflater.unconsumed_tail
             if not inflater.eof and not piece and not pending:
@@ -58,4 +66,4 @@ def gunzip_bounded(data: bytes, limit: int) -> bytes:
         raise InvalidEncoding(f"body is not valid gzip: {exc}") from None
     if inflater.unused_data:
         raise InvalidEncoding("unexpected data after the gzip stream")
-    return bytes(out)
+    return b"".join(pieces)

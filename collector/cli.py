@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,14 +25,20 @@ def _settings() -> CollectorSettings:
     return CollectorSettings()
 
 
-def _sessions(settings: CollectorSettings) -> sessionmaker[Session]:
+@contextmanager
+def _sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database (migrated first), closed when the command ends."""
     from . import migrations
     from .db import make_engine, make_sessionmaker
 
+    settings = _settings()
     engine = make_engine(settings.resolved_database_url())
-    if settings.migrate_on_start:
-        migrations.upgrade(engine)
-    return make_sessionmaker(engine)
+    try:
+        if settings.migrate_on_start:
+            migrations.upgrade(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -67,10 +75,12 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     from . import migrations
     from .db import make_engine
 
-    settings = _settings()
-    engine = make_engine(settings.resolved_database_url())
-    migrations.upgrade(engine)
-    print(f"database at revision {migrations.current_revision(engine)}", file=sys.stderr)
+    engine = make_engine(_settings().resolved_database_url())
+    try:
+        migrations.upgrade(engine)
+        print(f"database at revision {migrations.current_revision(engine)}", file=sys.stderr)
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -78,7 +88,7 @@ def cmd_secret_create(args: argparse.Namespace) -> int:
     from .admin import create_enrollment_secret
     from .db import transaction
 
-    with transaction(_sessions(_settings())) as session:
+    with _sessions() as factory, transaction(factory) as session:
         row, plaintext = create_enrollment_secret(
             session, args.name, args.expires_days, args.max_uses
         )
@@ -90,7 +100,7 @@ def cmd_secret_create(args: argparse.Namespace) -> int:
 def cmd_secret_list(_: argparse.Namespace) -> int:
     from .admin import list_enrollment_secrets
 
-    with _sessions(_settings())() as session:
+    with _sessions() as factory, factory() as session:
         for r in list_enrollment_secrets(session):
             state = "revoked" if r.revoked_at else "active"
             cap = f"/{r.max_uses}" if r.max_uses else ""
@@ -103,7 +113,7 @@ def cmd_secret_revoke(args: argparse.Namespace) -> int:
     from .admin import revoke_enrollment_secret
     from .db import transaction
 
-    with transaction(_sessions(_settings())) as session:
+    with _sessions() as factory, transaction(factory) as session:
         revoke_enrollment_secret(session, args.id)
     print(f"revoked enrollment secret {args.id}", file=sys.stderr)
     return 0
@@ -114,7 +124,7 @@ def cmd_key_create(args: argparse.Namespace) -> int:
     from .db import transaction
     from .security import Role
 
-    with transaction(_sessions(_settings())) as session:
+    with _sessions() as factory, transaction(factory) as session:
         row, plaintext = create_api_key(session, args.name, Role(args.role))
         print(f"created {row.role} API key {row.id} ({row.name})", file=sys.stderr)
     print(plaintext)
@@ -124,7 +134,7 @@ def cmd_key_create(args: argparse.Namespace) -> int:
 def cmd_key_list(_: argparse.Namespace) -> int:
     from .admin import list_api_keys
 
-    with _sessions(_settings())() as session:
+    with _sessions() as factory, factory() as session:
         for r in list_api_keys(session):
             state = "revoked" if r.revoked_at else "active"
             used = r.last_used_at.isoformat() if r.last_used_at else "never"
@@ -136,7 +146,7 @@ def cmd_key_revoke(args: argparse.Namespace) -> int:
     from .admin import revoke_api_key
     from .db import transaction
 
-    with transaction(_sessions(_settings())) as session:
+    with _sessions() as factory, transaction(factory) as session:
         revoke_api_key(session, args.id)
     print(f"revoked API key {args.id}", file=sys.stderr)
     return 0
@@ -147,7 +157,7 @@ def cmd_device_list(_: argparse.Namespace) -> int:
 
     from .models import Device
 
-    with _sessions(_settings())() as session:
+    with _sessions() as factory, factory() as session:
         for d in session.scalars(select(Device).order_by(Device.enrolled_at)):
             seen = d.last_seen_at.isoformat() if d.last_seen_at else "never"
             state = "revoked" if d.revoked_at else "active"
@@ -159,7 +169,7 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
     from .admin import revoke_device
     from .db import transaction
 
-    with transaction(_sessions(_settings())) as session:
+    with _sessions() as factory, transaction(factory) as session:
         revoke_device(session, args.id)
     print(f"revoked device {args.id}", file=sys.stderr)
     return 0

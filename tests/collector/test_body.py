@@ -143,7 +143,7 @@ def test_gzip_bomb_is_stopped_at_the_limit_with_bounded_memory() -> None:
     finally:
         tracemalloc.stop()
     assert info.value.limit == limit
-    assert peak < 3 * limit, f"peak allocation {peak / MiB:.1f} MiB for a {limit // MiB} MiB cap"
+    assert peak < 1.5 * limit, f"peak allocation {peak / MiB:.1f} MiB for a {limit // MiB} MiB cap"
 
 
 @pytest.mark.parametrize("cut", [5, 20, -8, -1], ids=["in-header", "in-data", "no-size", "1-byte"])

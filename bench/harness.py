@@ -1,0 +1,99 @@
+"""Running the collector as a real process, for benchmarks and end-to-end tests.
+
+The tests import this too (``bench`` is on pytest's path), so both start servers one way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CLI = [sys.executable, "-m", "dexpulse.agent.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> float:
+    """Seconds until /healthz answered 200; fails if the process dies or time runs out."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return time.monotonic() - start
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"/healthz did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the process group politely, then firmly."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> str:
+        """Run a ``dexpulse`` command against the server's database; its stdout."""
+        done = subprocess.run(
+            [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=60, check=True
+        )
+        return done.stdout.strip()
+
+    def status_kib(self, field: str) -> int:
+        """A memory figure of the server process from /proc (VmRSS, VmHWM), in KiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise RuntimeError(f"{field} not in /proc status")
+
+
+@contextmanager
+def serve(database_url: str, workdir: Path, *extra_args: str) -> Iterator[Server]:
+    """``dexpulse collector serve`` on a free loopback port, logging to workdir/server.log."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEXPULSE_DATABASE_URL": database_url,
+        "DEXPULSE_PORT": str(port),
+        "DEXPULSE_DATA_DIR": str(workdir),
+    }
+    with (workdir / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*CLI, "collector", "serve", *extra_args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", proc)
+            yield Server(f"http://127.0.0.1:{port}", proc, env)
+        finally:
+            stop(proc)

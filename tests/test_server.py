@@ -1,0 +1,107 @@
+"""The collector as users run it: a real server process, reached over HTTP on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from harness import Server, free_port, serve, stop, wait_healthy
+from support import make_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    with serve(db_url, tmp_path) as running:
+        yield running
+
+
+def test_make_run_answers_healthz_within_30_seconds(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "DEXPULSE_PORT": str(port)}
+    env.pop("DEXPULSE_DATABASE_URL", None)
+    data_dir = tmp_path / "data"
+    with (tmp_path / "make-run.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"DATA_DIR={data_dir}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=30)
+            assert (data_dir / "collector.db").is_file()  # SQLite under the data directory
+        finally:
+            stop(proc)
+    assert f"http://127.0.0.1:{port}/" in (tmp_path / "make-run.log").read_text()
+
+
+def test_enroll_and_ingest_over_http(server: Server) -> None:
+    secret = server.cli("collector", "enrollment-secret", "create")
+    key = server.cli("collector", "api-key", "create", "--role", "viewer")
+    enrolled = httpx.post(
+        f"{server.url}/api/v1/enroll",
+        json={"enrollment_secret": secret, "hostname": "wire-test", "os": "macos"},
+    ).json()
+    headers = {
+        "Authorization": f"Bearer {enrolled['device_token']}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    batch = make_batch(enrolled["device_id"])
+    body = gzip.compress(json.dumps(batch).encode())
+    first = httpx.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+    again = httpx.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+    assert (first.json()["accepted"], again.json()["duplicate"]) == (1, True)
+    samples = httpx.get(
+        f"{server.url}/api/v1/devices/{enrolled['device_id']}/samples",
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["samples"]
+    assert [s["kind"] for s in samples] == ["wifi"]
+    assert "dexpulse_ingest_batches_total" in httpx.get(f"{server.url}/metrics").text
+
+
+def test_gzip_bomb_is_refused_without_growing_the_server(server: Server) -> None:
+    secret = server.cli("collector", "enrollment-secret", "create")
+    enrolled = httpx.post(
+        f"{server.url}/api/v1/enroll",
+        json={"enrollment_secret": secret, "hostname": "bomber", "os": "linux"},
+    ).json()
+    headers = {
+        "Authorization": f"Bearer {enrolled['device_token']}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    # Warm up the request path so the baseline includes what any request costs.
+    warm = gzip.compress(json.dumps(make_batch(enrolled["device_id"])).encode())
+    assert httpx.post(f"{server.url}/api/v1/ingest", content=warm, headers=headers).is_success
+    squeezer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = b"".join(squeezer.compress(bytes(MiB)) for _ in range(1000)) + squeezer.flush()
+    assert len(bomb) < MiB  # about a gigabyte of zeros inside
+    bigger = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    big = b"".join(bigger.compress(bytes(MiB)) for _ in range(4000))  # ~4 MiB on the wire
+    before = server.status_kib("VmHWM")
+    for _ in range(3):
+        refused = httpx.post(
+            f"{server.url}/api/v1/ingest", content=bomb, headers=headers, timeout=10
+        )
+        assert refused.status_code == 413
+        assert refused.json()["error"] == "payload_too_large"
+    oversize = httpx.post(f"{server.url}/api/v1/ingest", content=big, headers=headers, timeout=10)
+    assert oversize.status_code == 413
+    grown_mib = (server.status_kib("VmHWM") - before) / 1024
+    assert grown_mib < 50, f"peak RSS grew by {grown_mib:.1f} MiB"
+    assert server.proc.poll() is None
