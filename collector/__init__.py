@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The dexpulse collector: enrollment, ingestion, storage and the IT API (FastAPI)."""

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""HTTP routes of the collector, one router per module, mounted by ``app.create_app``."""
