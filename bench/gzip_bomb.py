@@ -22,19 +22,11 @@ import statistics
 import tempfile
 import time
 import uuid
-import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from harness import serve
-
-MiB = 1024 * 1024
-
-
-def bomb(mib_of_zeros: int) -> bytes:
-    squeezer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return b"".join(squeezer.compress(bytes(MiB)) for _ in range(mib_of_zeros)) + squeezer.flush()
+from harness import MiB, gzip_bomb, serve
 
 
 def batch(device_id: str, seq: int) -> bytes:
@@ -88,24 +80,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         with serve(url, Path(tmp)) as server, httpx.Client(timeout=30) as client:
-            secret = server.cli("collector", "enrollment-secret", "create", "--name", "bench")
-            enrolled = client.post(
-                f"{server.url}/api/v1/enroll",
-                json={"enrollment_secret": secret, "hostname": "bench", "os": "linux"},
-            ).json()
-            headers = {
-                "Authorization": f"Bearer {enrolled['device_token']}",
-                "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
-            }
+            device_id, headers = server.enroll("bench")
             ingest = f"{server.url}/api/v1/ingest"
-            normal = [
-                timed(client, ingest, batch(enrolled["device_id"], i), headers, 200)
-                for i in range(200)
-            ]
+            normal = [timed(client, ingest, batch(device_id, i), headers, 200) for i in range(200)]
             rss_before = server.status_kib("VmRSS") / 1024
             hwm_before = server.status_kib("VmHWM") / 1024
-            the_bomb, oversize = bomb(1024), bomb(4096)
+            the_bomb, oversize = gzip_bomb(1024), gzip_bomb(4096)
             bombs = [timed(client, ingest, the_bomb, headers, 413) for _ in range(args.rounds)]
             big = [timed(client, ingest, oversize, headers, 413) for _ in range(args.rounds)]
             hwm_after = server.status_kib("VmHWM") / 1024

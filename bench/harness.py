@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ from pathlib import Path
 import httpx
 
 CLI = [sys.executable, "-m", "dexpulse.agent.cli"]
+MiB = 1024 * 1024
+
+
+def gzip_bomb(mib_of_zeros: int) -> bytes:
+    """A gzip body of ``mib_of_zeros`` MiB of zeros; about 1/1000 of that on the wire."""
+    squeezer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join(squeezer.compress(bytes(MiB)) for _ in range(mib_of_zeros)) + squeezer.flush()
 
 
 def free_port() -> int:
@@ -65,6 +73,22 @@ class Server:
             [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=60, check=True
         )
         return done.stdout.strip()
+
+    def enroll(self, hostname: str, os_name: str = "linux") -> tuple[str, dict[str, str]]:
+        """Enroll a device with a fresh secret: its id and the headers to post gzip batches."""
+        secret = self.cli("collector", "enrollment-secret", "create", "--name", hostname)
+        answer = httpx.post(
+            f"{self.url}/api/v1/enroll",
+            json={"enrollment_secret": secret, "hostname": hostname, "os": os_name},
+        )
+        answer.raise_for_status()
+        enrolled = answer.json()
+        headers = {
+            "Authorization": f"Bearer {enrolled['device_token']}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
+        return str(enrolled["device_id"]), headers
 
     def status_kib(self, field: str) -> int:
         """A memory figure of the server process from /proc (VmRSS, VmHWM), in KiB."""

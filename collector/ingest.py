@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import case, insert, update
 from sqlalchemy.orm import Session
 
 from dexpulse.schema import Batch, IngestResponse
@@ -85,12 +85,13 @@ def store_batch(
 def _update_device(
     session: Session, device_id: uuid.UUID, batch: Batch, received_at: datetime
 ) -> None:
-    device = session.get(Device, device_id)
-    if device is None:  # authenticated a moment ago; only a concurrent delete gets here
-        raise ApiError(401, "unknown_device", "the device no longer exists; enroll again")
+    """Record the device's last contact and current facts in one UPDATE (no read first)."""
     values: dict[str, Any] = {
         "last_seen_at": received_at,
-        "last_seq": batch.seq if device.last_seq is None else max(device.last_seq, batch.seq),
+        "last_seq": case(
+            (Device.last_seq.is_(None) | (Device.last_seq < batch.seq), batch.seq),
+            else_=Device.last_seq,
+        ),
         "agent_version": batch.agent.version,
         "tags": dict(batch.tags),
     }
@@ -98,4 +99,6 @@ def _update_device(
         value = getattr(batch.agent, name)
         if value is not None:
             values[name] = value
-    session.execute(update(Device).where(Device.id == device_id).values(**values))
+    updated = session.execute(update(Device).where(Device.id == device_id).values(**values))
+    if updated.rowcount != 1:  # type: ignore[attr-defined]  # authenticated a moment ago
+        raise ApiError(401, "unknown_device", "the device no longer exists; enroll again")

@@ -38,16 +38,18 @@ class CollectorSettings(BaseSettings):
     clock_skew_tolerance_s: float = Field(
         default=300.0,
         ge=0,
+        le=365 * 86400,
         description="A device clock off by more than this (received_at - sent_at) has its "
         "batch's timestamps corrected by the offset.",
     )
     max_future_s: float = Field(
         default=300.0,
         ge=0,
+        le=365 * 86400,
         description="Samples later than arrival time plus this (after correction) are dropped.",
     )
     max_sample_age_days: float = Field(
-        default=30.0, gt=0, description="Samples older than this on arrival are dropped."
+        default=30.0, gt=0, le=3650, description="Samples older than this on arrival are dropped."
     )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_json: bool = Field(default=False, description="Emit logs as one JSON object per line.")

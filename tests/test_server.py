@@ -6,18 +6,15 @@ import gzip
 import json
 import os
 import subprocess
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from harness import Server, free_port, serve, stop, wait_healthy
+from harness import MiB, Server, free_port, gzip_bomb, serve, stop, wait_healthy
 from support import make_batch
 
 ROOT = Path(__file__).resolve().parent.parent
-MiB = 1024 * 1024
-
 pytestmark = pytest.mark.slow
 
 
@@ -50,24 +47,15 @@ def test_make_run_answers_healthz_within_30_seconds(tmp_path: Path) -> None:
 
 
 def test_enroll_and_ingest_over_http(server: Server) -> None:
-    secret = server.cli("collector", "enrollment-secret", "create")
+    device_id, headers = server.enroll("wire-test", "macos")
     key = server.cli("collector", "api-key", "create", "--role", "viewer")
-    enrolled = httpx.post(
-        f"{server.url}/api/v1/enroll",
-        json={"enrollment_secret": secret, "hostname": "wire-test", "os": "macos"},
-    ).json()
-    headers = {
-        "Authorization": f"Bearer {enrolled['device_token']}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
-    batch = make_batch(enrolled["device_id"])
+    batch = make_batch(device_id)
     body = gzip.compress(json.dumps(batch).encode())
     first = httpx.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
     again = httpx.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
     assert (first.json()["accepted"], again.json()["duplicate"]) == (1, True)
     samples = httpx.get(
-        f"{server.url}/api/v1/devices/{enrolled['device_id']}/samples",
+        f"{server.url}/api/v1/devices/{device_id}/samples",
         headers={"Authorization": f"Bearer {key}"},
     ).json()["samples"]
     assert [s["kind"] for s in samples] == ["wifi"]
@@ -75,24 +63,13 @@ def test_enroll_and_ingest_over_http(server: Server) -> None:
 
 
 def test_gzip_bomb_is_refused_without_growing_the_server(server: Server) -> None:
-    secret = server.cli("collector", "enrollment-secret", "create")
-    enrolled = httpx.post(
-        f"{server.url}/api/v1/enroll",
-        json={"enrollment_secret": secret, "hostname": "bomber", "os": "linux"},
-    ).json()
-    headers = {
-        "Authorization": f"Bearer {enrolled['device_token']}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
+    device_id, headers = server.enroll("bomber")
     # Warm up the request path so the baseline includes what any request costs.
-    warm = gzip.compress(json.dumps(make_batch(enrolled["device_id"])).encode())
+    warm = gzip.compress(json.dumps(make_batch(device_id)).encode())
     assert httpx.post(f"{server.url}/api/v1/ingest", content=warm, headers=headers).is_success
-    squeezer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    bomb = b"".join(squeezer.compress(bytes(MiB)) for _ in range(1000)) + squeezer.flush()
+    bomb = gzip_bomb(1000)
     assert len(bomb) < MiB  # about a gigabyte of zeros inside
-    bigger = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    big = b"".join(bigger.compress(bytes(MiB)) for _ in range(4000))  # ~4 MiB on the wire
+    big = gzip_bomb(4000)  # about 4 MiB on the wire
     before = server.status_kib("VmHWM")
     for _ in range(3):
         refused = httpx.post(

@@ -316,3 +316,13 @@ def test_offline_backlog_lands_at_event_time(collector: Collector) -> None:
     with collector.sessions() as session:
         stored = session.scalars(select(SampleRow)).one()
     assert abs(stored.ts - three_days_ago) < timedelta(milliseconds=1)
+
+
+def test_late_batch_does_not_move_last_seq_back(collector: Collector) -> None:
+    device = collector.enroll()
+    for seq in (5, 9, 3):  # batch 3 was stuck in a retry loop and arrives last
+        assert collector.post(device, make_batch(device.device_id, seq=seq)).status_code == 200
+    with collector.sessions() as session:
+        dev = session.get(Device, uuid.UUID(device.device_id))
+        assert dev is not None and dev.last_seq == 9
+    assert collector.count("batches") == 3
