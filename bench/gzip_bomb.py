@@ -6,6 +6,7 @@ device, then times sequential requests on loopback:
 * a normal batch: 30 samples, gzip;
 * a gzip bomb: about 1 GiB of zeros in under 1 MiB, refused at the decompressed cap (413);
 * an oversize body: about 4 MiB compressed, refused at the wire cap (413);
+* the widest batch the object cap admits (about 25,000 tiny JSON objects), accepted;
 
 and reports the server's resident memory before and its peak after. Target (issue 2): a
 bomb is answered 413 in well under a second, and the process grows by less than 50 MiB.
@@ -29,6 +30,27 @@ import httpx
 from harness import MiB, gzip_bomb, serve
 
 
+def widest_batch(device_id: str, seq: int) -> bytes:
+    """The most JSON objects the collector's default cap lets through: many tiny apps."""
+    now = datetime.now(UTC).isoformat()
+    apps = [{"name": f"a{i}", "version": "1", "running": True} for i in range(4990)]
+    samples = [{"kind": "inventory", "ts": now, "apps": apps} for _ in range(5)]
+    return envelope(device_id, seq, now, samples)
+
+
+def envelope(device_id: str, seq: int, now: str, samples: list[dict[str, object]]) -> bytes:
+    body = {
+        "device_id": device_id,
+        "batch_id": str(uuid.uuid4()),
+        "seq": seq,
+        "sent_at": now,
+        "agent": {"version": "bench", "os": "linux"},
+        "tags": {"site": "bench"},
+        "samples": samples,
+    }
+    return gzip.compress(json.dumps(body).encode())
+
+
 def batch(device_id: str, seq: int) -> bytes:
     now = datetime.now(UTC).isoformat()
     samples = [
@@ -43,16 +65,7 @@ def batch(device_id: str, seq: int) -> bytes:
         }
         for i in range(30)
     ]
-    body = {
-        "device_id": device_id,
-        "batch_id": str(uuid.uuid4()),
-        "seq": seq,
-        "sent_at": now,
-        "agent": {"version": "bench", "os": "linux"},
-        "tags": {"site": "bench"},
-        "samples": samples,
-    }
-    return gzip.compress(json.dumps(body).encode())
+    return envelope(device_id, seq, now, samples)
 
 
 def timed(
@@ -89,6 +102,11 @@ def main() -> None:
             bombs = [timed(client, ingest, the_bomb, headers, 413) for _ in range(args.rounds)]
             big = [timed(client, ingest, oversize, headers, 413) for _ in range(args.rounds)]
             hwm_after = server.status_kib("VmHWM") / 1024
+            widest = [
+                timed(client, ingest, widest_batch(device_id, 1000 + i), headers, 200)
+                for i in range(3)
+            ]
+            hwm_widest = server.status_kib("VmHWM") / 1024
 
     print(f"database: {url.split(':')[0]}")
     print(summary("normal batch (30 samples, gzip)", normal))
@@ -98,6 +116,8 @@ def main() -> None:
         f"server RSS before bombs {rss_before:.1f} MiB, peak before {hwm_before:.1f} MiB, "
         f"peak after {hwm_after:.1f} MiB: grew {hwm_after - hwm_before:.1f} MiB (target < 50)"
     )
+    print(summary("widest accepted batch (25k objects)", widest))
+    print(f"peak RSS after the widest batches {hwm_widest:.1f} MiB")
     print(
         f"bomb median / normal batch median: "
         f"{statistics.median(bombs) / statistics.median(normal):.1f}x"

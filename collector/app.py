@@ -21,6 +21,7 @@ from . import migrations
 from .api import devices, enroll, health, ingest, secrets
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
+from .limits import BodyLimit
 from .metrics import Metrics
 from .settings import CollectorSettings
 
@@ -47,6 +48,9 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     app.state.sessions = make_sessionmaker(engine)
     app.state.metrics = Metrics(app.state.sessions)
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_request_bytes, exempt=frozenset({"/api/v1/ingest"})
+    )
     for module in (health, enroll, ingest, devices, secrets):
         app.include_router(module.router)
     _document_batch_schema(app)

@@ -41,6 +41,20 @@ def _sessions() -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
+def _days(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3650:
+        raise argparse.ArgumentTypeError("give a number of days between 0 and 3650")
+    return value
+
+
+def _uses(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1_000_000_000:
+        raise argparse.ArgumentTypeError("give a whole number from 1 to 1000000000")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -194,8 +208,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     secret_sub = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = secret_sub.add_parser("create", help="create one; prints it once on stdout")
     create.add_argument("--name", default="default", help="a label, e.g. the site or wave")
-    create.add_argument("--expires-days", type=float, help="valid for this many days")
-    create.add_argument("--max-uses", type=int, help="at most this many enrollments")
+    create.add_argument("--expires-days", type=_days, help="valid for this many days")
+    create.add_argument("--max-uses", type=_uses, help="at most this many enrollments")
     create.set_defaults(func=cmd_secret_create)
     secret_sub.add_parser("list", help="list secrets").set_defaults(func=cmd_secret_list)
     revoke = secret_sub.add_parser("revoke", help="revoke a secret by id")

@@ -93,8 +93,9 @@ def _update_device(
             else_=Device.last_seq,
         ),
         "agent_version": batch.agent.version,
-        "tags": dict(batch.tags),
     }
+    if batch.tags is not None:
+        values["tags"] = dict(batch.tags)
     for name in ("os_version", "os_build", "model", "manufacturer", "hostname"):
         value = getattr(batch.agent, name)
         if value is not None:

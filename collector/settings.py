@@ -35,6 +35,16 @@ class CollectorSettings(BaseSettings):
     max_decompressed_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest ingest body after gunzip."
     )
+    max_json_objects: int = Field(
+        default=25_000,
+        ge=100,
+        description="Most JSON objects in one ingest body (bounds the memory validation takes).",
+    )
+    max_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest body accepted by every route other than ingest.",
+    )
     clock_skew_tolerance_s: float = Field(
         default=300.0,
         ge=0,

@@ -94,7 +94,10 @@ class Batch(WireModel):
     seq: int = Field(ge=0, le=2**63 - 1)
     sent_at: UtcDatetime
     agent: AgentInfo
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags | None = Field(
+        default=None,
+        description="The device's labels now; absent or null leaves the stored ones unchanged.",
+    )
     samples: list[Sample] = Field(max_length=MAX_SAMPLES_PER_BATCH)
 
 

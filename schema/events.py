@@ -58,7 +58,7 @@ class WifiEventSample(SampleBase):
     bssid: ShortText | None = None
     previous_bssid: ShortText | None = None
     reason: Text | None = None
-    reason_code: int | None = None
+    reason_code: int | None = Field(default=None, ge=-(2**31), le=2**32 - 1)
 
 
 class SurveyResponseSample(SampleBase):
@@ -78,9 +78,9 @@ class AgentHealthSample(SampleBase):
     message: Text | None = None
     rss_mb: NonNegFloat | None = None
     cpu_percent: Percent | None = None
-    spool_bytes: int | None = Field(default=None, ge=0)
-    spool_dropped_samples: int | None = Field(default=None, ge=0)
-    upload_failures: int | None = Field(default=None, ge=0)
+    spool_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    spool_dropped_samples: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    upload_failures: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
 class InventoryApp(WireModel):

@@ -21,10 +21,13 @@ class SampleBase(WireModel):
 class SystemSample(SampleBase):
     kind: Literal["system"] = "system"
     cpu_percent: Percent | None = None
+    cpu_max_core_percent: Percent | None = None
     cpu_queue_length: NonNegFloat | None = None
     load_avg_1m: NonNegFloat | None = None
     memory_percent: Percent | None = None
     memory_available_mb: NonNegFloat | None = None
+    memory_available_percent: Percent | None = None
+    memory_pressure_percent: Percent | None = None
     swap_percent: Percent | None = None
     disk_free_percent: Percent | None = None
     disk_free_gb: NonNegFloat | None = None
@@ -32,6 +35,7 @@ class SystemSample(SampleBase):
     cpu_temperature_c: float | None = Field(default=None, ge=-50, le=200)
     uptime_s: NonNegFloat | None = None
     process_count: UInt32 | None = None
+    top_processes: list[ShortText] | None = Field(default=None, max_length=3)
 
 
 class WifiSample(SampleBase):

@@ -45,7 +45,9 @@ def db_session(factory: Annotated[sessionmaker[Session], Depends(sessions)]) -> 
         yield session
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+# scope="function": the transaction commits before the response is sent, so a client that
+# is told "enrolled" or "revoked" can rely on it (the default scope commits afterwards).
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 SessionsDep = Annotated[sessionmaker[Session], Depends(sessions)]
 SettingsDep = Annotated[CollectorSettings, Depends(settings)]
 MetricsDep = Annotated[Metrics, Depends(metrics)]

@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import func, select
+
+from dexpulse.schema.types import UtcDatetime
 
 from ..admin import revoke_device
 from ..errors import ApiError
@@ -63,10 +64,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         ts, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         at = datetime.fromisoformat(ts)
-        if at.tzinfo is None or not isinstance(row_id, int):
+        if at.tzinfo is None or not isinstance(row_id, int) or not 0 <= row_id < 2**63:
             raise ValueError(cursor)
-        return at, row_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return at.astimezone(UTC), row_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ApiError(400, "invalid_cursor", "cursor is not one this API returned") from None
 
 
@@ -76,8 +77,8 @@ def device_samples(
     _: ViewerDep,
     device_id: uuid.UUID,
     kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcDatetime | None = None,
+    until: UtcDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SampleList:

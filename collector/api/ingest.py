@@ -39,7 +39,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing, unknown or revoked device token",
         403: "The token belongs to another device than the batch's device_id",
         409: "The batch_id was used by another device",
-        413: "Body larger than the compressed or decompressed cap",
+        413: "Body larger than the compressed or decompressed cap, or too many JSON objects",
         415: "Not application/json, or an encoding other than gzip",
         422: "The batch does not match the schema",
     }.items()
@@ -70,7 +70,16 @@ async def _read_json(request: Request, max_body: int, max_inflated: int) -> byte
         raise ApiError(400, "client_disconnected", "the body was not received whole") from None
 
 
-def _parse(raw: bytes) -> Batch:
+def _parse(raw: bytes, max_objects: int) -> Batch:
+    # Validation builds an object per JSON object, ~1 KiB each: a 10 MiB body of tiny objects
+    # could cost near a gigabyte. Counting braces first (strings may hold some, so this only
+    # errs on the strict side) bounds that before any object is built.
+    if raw.count(b"{") > max_objects:
+        raise ApiError(
+            413,
+            "too_many_objects",
+            f"a batch may hold at most {max_objects} JSON objects; send smaller batches",
+        )
     try:
         return Batch.model_validate_json(raw)
     except ValidationError as exc:
@@ -83,12 +92,16 @@ def _parse(raw: bytes) -> Batch:
 
 
 def _ingest(
-    factory: sessionmaker[Session], device_id: uuid.UUID, raw: bytes, policy: TimePolicy
+    factory: sessionmaker[Session],
+    device_id: uuid.UUID,
+    raw: bytes,
+    policy: TimePolicy,
+    received_at: datetime,
+    max_objects: int,
 ) -> IngestResponse:
-    batch = _parse(raw)
+    batch = _parse(raw, max_objects)
     if batch.device_id != device_id:
         raise ApiError(403, "device_mismatch", "a device may only post its own batches")
-    received_at = datetime.now(UTC)
     try:
         with transaction(factory) as session:
             return store_batch(session, device_id, batch, received_at, policy)
@@ -116,6 +129,7 @@ async def ingest(
 ) -> IngestResponse:
     """Store a batch once, whatever the number of deliveries (gzip welcome)."""
     started = time.perf_counter()
+    received_at = datetime.now(UTC)  # before a slow upload can look like clock skew
     policy = TimePolicy(
         settings.clock_skew_tolerance_s,
         settings.max_future_s,
@@ -126,7 +140,9 @@ async def ingest(
             device_caller, factory, request.headers.get("authorization")
         )
         raw = await _read_json(request, settings.max_body_bytes, settings.max_decompressed_bytes)
-        result = await run_in_threadpool(_ingest, factory, caller.device_id, raw, policy)
+        result = await run_in_threadpool(
+            _ingest, factory, caller.device_id, raw, policy, received_at, settings.max_json_objects
+        )
     except ApiError as exc:
         metrics.batches.labels("rejected", exc.error).inc()
         raise

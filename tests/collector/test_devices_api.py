@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 from support import Collector, iso, make_batch, now
@@ -120,3 +122,20 @@ def test_admin_manages_enrollment_secrets_over_the_api(collector: Collector) -> 
     assert bad.status_code == 422
     missing = client.post("/api/v1/enrollment-secrets/999/revoke", headers=admin)
     assert missing.status_code == 404
+
+
+def test_out_of_range_times_and_cursors_are_4xx(collector: Collector) -> None:
+    device = collector.enroll()
+    viewer = collector.api_key(Role.VIEWER)
+    url = f"/api/v1/devices/{device.device_id}/samples"
+    for params in ({"since": "0001-01-01T00:00:00+01:00"}, {"until": "9999-12-31T23:59:59-01:00"}):
+        response = collector.client.get(url, params=params, headers=viewer)
+        assert response.status_code == 422, params
+    for ts, row_id in (
+        ("2020-01-01T00:00:00+00:00", 10**20),
+        ("0001-01-01T00:00:00+01:00", 1),
+        ("2020-01-01T00:00:00+00:00", -1),
+    ):
+        cursor = base64.urlsafe_b64encode(json.dumps([ts, row_id]).encode()).decode()
+        response = collector.client.get(url, params={"cursor": cursor}, headers=viewer)
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_cursor")

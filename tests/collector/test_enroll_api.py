@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import SessionTransaction
 from support import Collector, make_batch, now
 
 from dexpulse.collector.admin import revoke_enrollment_secret
@@ -80,4 +84,37 @@ def test_enroll_bad_input_is_4xx_json(collector: Collector) -> None:
     assert {"hostname", "os"} <= {e["loc"][-1] for e in missing.json()["errors"]}
     wrong_os = _enroll(collector, secret, os="beos")
     assert wrong_os[0] == 422
+    assert collector.count("devices") == 0
+
+
+def test_oversize_bodies_on_other_routes_are_413(collector: Collector) -> None:
+    big = {"enrollment_secret": "x" * 100_000, "hostname": "h", "os": "linux"}
+    response = collector.client.post("/api/v1/enroll", json=big)
+    assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the cap applies while streaming
+        yield b'{"enrollment_secret": "'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'", "hostname": "h", "os": "linux"}'
+
+    streamed = collector.client.post(
+        "/api/v1/enroll", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert collector.count("devices") == 0
+
+
+def test_enrollment_is_committed_before_the_answer(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = collector.enrollment_secret()
+
+    def fail(self: SessionTransaction, *args: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+
+    monkeypatch.setattr(SessionTransaction, "commit", fail)
+    status, body = _enroll(collector, secret)
+    monkeypatch.undo()
+    assert status == 503, body  # never a 201 for a device that was not stored
     assert collector.count("devices") == 0

@@ -326,3 +326,28 @@ def test_late_batch_does_not_move_last_seq_back(collector: Collector) -> None:
         dev = session.get(Device, uuid.UUID(device.device_id))
         assert dev is not None and dev.last_seq == 9
     assert collector.count("batches") == 3
+
+
+def test_too_many_json_objects_are_refused_before_validation(collector: Collector) -> None:
+    device = collector.enroll()
+    apps = [{"name": f"app{i}"} for i in range(3000)]
+    samples = [{"kind": "inventory", "ts": iso(now()), "apps": apps} for _ in range(9)]
+    response = collector.post(device, make_batch(device.device_id, samples=samples))
+    assert (response.status_code, response.json()["error"]) == (413, "too_many_objects")
+    assert collector.count("batches") == 0
+
+
+def test_batch_without_tags_keeps_the_stored_ones(collector: Collector) -> None:
+    device = collector.enroll()
+    collector.post(device, make_batch(device.device_id, tags={"site": "gent"}))
+    collector.post(device, make_batch(device.device_id, tags=None))
+    untagged = make_batch(device.device_id)
+    del untagged["tags"]
+    collector.post(device, untagged)
+    with collector.sessions() as session:
+        dev = session.get(Device, uuid.UUID(device.device_id))
+        assert dev is not None and dev.tags == {"site": "gent"}
+    collector.post(device, make_batch(device.device_id, tags={}))
+    with collector.sessions() as session:
+        dev = session.get(Device, uuid.UUID(device.device_id))
+        assert dev is not None and dev.tags == {}
