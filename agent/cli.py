@@ -31,11 +31,14 @@ def _schema_export(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from dexpulse.collector import cli as collector_cli
 
+    from . import commands as agent_commands
+
     parser = argparse.ArgumentParser(
         prog="dexpulse", description="dexpulse: digital employee experience monitor"
     )
     parser.add_argument("--version", action="version", version=f"dexpulse {version('dexpulse')}")
     sub = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
+    agent_commands.register(sub)
     collector_cli.register(sub)
 
     schema = sub.add_parser("schema", help="wire contract tools")
@@ -59,6 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # errors the commands raise for people, e.g. "no API key 999"
+        detail = getattr(exc, "detail", None)
+        if detail is None:
+            raise
+        print(f"dexpulse: {detail}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -258,7 +258,7 @@ class Spool:
             self._db.execute("DELETE FROM batches WHERE id = ?", (batch[0],))
             return int(batch[1])
         # No batches: drop the oldest tenth of the waiting samples (at least one).
-        count = self._db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        count = int(self._db.execute("SELECT count(*) FROM samples").fetchone()[0])
         victims = max(1, count // 10)
         self._db.execute(
             "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?)",

@@ -115,3 +115,14 @@ def test_agent_install_needs_no_collector_dependencies() -> None:
     )
     assert missing.returncode == 2
     assert "pip install 'dexpulse[collector]'" in missing.stderr
+
+
+def test_admin_errors_are_messages_not_tracebacks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DEXPULSE_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    code, _, err = run(capsys, "collector", "api-key", "revoke", "999")
+    assert code == 1 and "no API key with id 999" in err
+    with pytest.raises(SystemExit):
+        main(["collector", "enrollment-secret", "create", "--expires-days", "1e10"])
+    assert "between 0 and 3650" in capsys.readouterr().err

@@ -14,9 +14,10 @@ an empty list).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from typing import TypeVar
 
 from dexpulse.schema import SampleBase
 
@@ -41,7 +42,8 @@ class ParseContext:
         return self.year if self.year is not None else self.now.year
 
 
-Parser = Callable[[str, ParseContext], list[SampleBase]]
+Parser = Callable[[str, ParseContext], Sequence[SampleBase]]
+P = TypeVar("P", bound=Parser)
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,10 @@ FORMATS: dict[str, Format] = {}
 
 def register(
     name: str, *, description: str, carries_time: bool, example: str = ""
-) -> Callable[[Parser], Parser]:
+) -> Callable[[P], P]:
     """Register ``parse(text, ctx) -> list[sample]`` under ``name`` (once)."""
 
-    def add(parse: Parser) -> Parser:
+    def add(parse: P) -> P:
         if name in FORMATS:
             raise ValueError(f"format {name!r} registered twice")
         FORMATS[name] = Format(name, parse, description, carries_time, example)

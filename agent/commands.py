@@ -1,0 +1,210 @@
+"""``dexpulse agent ...`` commands: enroll, run, once, status, config, parse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from .config import ConfigError, load
+
+    try:
+        return load(args.config)
+    except ConfigError as exc:
+        raise SystemExit(f"dexpulse: {exc}") from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from .enroll import EnrollError, enroll, save_credentials
+    from .platform import Host
+    from .service import agent_version, http_session
+
+    config = _config(args)
+    url = args.url or config.collector_url
+    secret = args.secret or (
+        config.enrollment_secret.get_secret_value() if config.enrollment_secret else None
+    )
+    if not url or not secret:
+        print("dexpulse: give --url and --secret (or set them in the config file)", file=sys.stderr)
+        return 2
+    try:
+        creds = enroll(
+            http_session(config),
+            url,
+            secret,
+            host=Host(),
+            agent_version=agent_version(),
+            tags=dict(config.tags),
+        )
+    except EnrollError as exc:
+        print(f"dexpulse: {exc}", file=sys.stderr)
+        return 1
+    path = save_credentials(config.state_dir, creds)
+    print(f"enrolled as device {creds.device_id}; credentials in {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import AgentService
+
+    _logging(args.verbose)
+    AgentService(_config(args)).run_forever()
+    return 0
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    from .service import AgentService
+
+    _logging(args.verbose)
+    samples = AgentService(_config(args)).once()
+    if args.json:
+        print(json.dumps([s.model_dump(mode="json", exclude_none=True) for s in samples], indent=2))
+        return 0
+    for sample in samples:
+        fields = sample.model_dump(mode="json", exclude_none=True, exclude={"ts"})
+        kind = fields.pop("kind")
+        print(f"{kind:<18} " + " ".join(f"{k}={v}" for k, v in fields.items()))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .enroll import EnrollError, load_credentials
+    from .spool import Spool
+    from .status import read_status
+
+    config = _config(args)
+    problem: str | None = None
+    try:
+        creds = load_credentials(config.state_dir)
+    except EnrollError as exc:
+        creds, problem = None, str(exc)
+    print(f"state directory  {config.state_dir}")
+    if creds:
+        print(f"enrolled         device {creds.device_id} at {creds.collector_url}")
+    else:
+        print(
+            f"enrolled         no{f' ({problem})' if problem else ''}: run `dexpulse agent enroll`"
+        )
+    spool_path = config.state_dir / "spool.db"
+    if spool_path.exists():
+        spool = Spool(spool_path)
+        stats = spool.stats()
+        spool.close()
+        age = f", oldest {stats.oldest_age_s:.0f} s old" if stats.oldest_age_s else ""
+        print(
+            f"spool            {stats.pending_samples} samples waiting, {stats.batches} batches "
+            f"to send, {stats.bytes} bytes{age}; {stats.dropped_samples} dropped so far"
+        )
+    status = read_status(config.state_dir)
+    if status:
+        for line in status.summary_lines():
+            print(line)
+    else:
+        print("service          no status written yet (is `dexpulse agent run` running?)")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config_sample import render
+
+    if not args.sample:
+        print(_config(args).model_dump_json(indent=2))
+        return 0
+    print(render(), end="")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from .parsers import ParseContext, ParseError, load_all
+
+    formats = load_all()
+    if args.list or not args.format:
+        for name in sorted(formats):
+            fmt = formats[name]
+            print(f"{name:<26} {fmt.description}" + (f"  ({fmt.example})" if fmt.example else ""))
+        return 0 if args.list else 2
+    chosen = formats.get(args.format)
+    if chosen is None:
+        print(
+            f"dexpulse: unknown format {args.format!r}; `dexpulse agent parse --list` lists them",
+            file=sys.stderr,
+        )
+        return 2
+    fmt = chosen
+    if args.file is None:
+        print("dexpulse: give the FILE to parse ('-' for standard input)", file=sys.stderr)
+        return 2
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"dexpulse: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    try:
+        samples = fmt.parse(text, ParseContext(now=datetime.now(UTC)))
+    except ParseError as exc:
+        print(f"dexpulse: {args.file} is not {fmt.name}: {exc}", file=sys.stderr)
+        return 1
+    drop = set() if fmt.carries_time else {"ts"}
+    print(
+        json.dumps(
+            [s.model_dump(mode="json", exclude_none=True, exclude=drop) for s in samples],
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agent = subparsers.add_parser(
+        "agent", help="the endpoint agent", description="Run and inspect the endpoint agent."
+    )
+    agent.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default $DEXPULSE_AGENT_CONFIG or the platform path)",
+    )
+    sub = agent.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    enroll = sub.add_parser("enroll", help="enroll this device with a collector")
+    enroll.add_argument("--url", help="collector base URL")
+    enroll.add_argument("--secret", help="enrollment secret from your IT admin")
+    enroll.set_defaults(func=cmd_enroll)
+
+    run = sub.add_parser("run", help="run the agent in the foreground (the service)")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    run.set_defaults(func=cmd_run)
+
+    once = sub.add_parser("once", help="run every sampler once and print what it found")
+    once.add_argument("--json", action="store_true", help="print the samples as JSON")
+    once.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    once.set_defaults(func=cmd_once)
+
+    sub.add_parser("status", help="enrollment, spool and upload state").set_defaults(
+        func=cmd_status
+    )
+
+    config = sub.add_parser("config", help="show the effective config, or a sample file")
+    config.add_argument("--sample", action="store_true", help="print a commented sample")
+    config.set_defaults(func=cmd_config)
+
+    parse = sub.add_parser("parse", help="parse a captured command output or log file")
+    parse.add_argument("format", nargs="?", help="format name (see --list)")
+    parse.add_argument("file", nargs="?", help="the file, or - for standard input")
+    parse.add_argument("--list", action="store_true", help="list the formats")
+    parse.set_defaults(func=cmd_parse)

@@ -1,0 +1,251 @@
+"""The agent service: samplers, spool, uploader and health report, wired and scheduled.
+
+``AgentService`` owns the pieces; :meth:`run_forever` schedules them with APScheduler (one job
+per enabled sampler at its interval, an upload round, a health report) until SIGTERM/SIGINT.
+Every job is guarded: an exception is logged and the next run happens as scheduled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib.metadata import version
+from typing import Any
+
+import psutil
+import requests
+
+from dexpulse.schema import AgentHealthSample, AgentInfo, SampleBase
+
+from .config import AgentConfig
+from .enroll import Credentials, EnrollError, enroll, load_credentials, save_credentials
+from .platform import OS_NAME, Host, current
+from .samplers import Context, Supervisor, load_all
+from .spool import Spool
+from .state import StateStore
+from .status import AgentStatus, SamplerStatus, iso, write_status
+from .uploader import Uploader
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S = 900.0
+
+
+def agent_version() -> str:
+    return version("dexpulse")
+
+
+def http_session(config: AgentConfig) -> requests.Session:
+    """TLS verified (optionally against the configured CA bundle); proxies from the environment."""
+    session = requests.Session()
+    session.verify = str(config.ca_bundle) if config.ca_bundle else True
+    session.headers["User-Agent"] = f"dexpulse-agent/{agent_version()}"
+    return session
+
+
+class AgentService:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        host: Host | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.host = host or Host()
+        self.clock = clock
+        self.session = session or http_session(config)
+        self.spool = Spool(
+            config.state_dir / "spool.db",
+            max_bytes=config.spool.max_bytes,
+            max_age_s=config.spool.max_age_days * 86400,
+        )
+        self._credentials = load_credentials(config.state_dir)
+        self._facts = current.device_facts(self.host)
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)
+        ctx = Context(self.host, config, StateStore(config.state_dir / "state"), clock)
+        self.supervisors = [
+            Supervisor(cls(ctx), getattr(config.samplers, name), clock=clock)
+            for name, cls in sorted(load_all().items())
+            if getattr(config.samplers, name).enabled
+        ]
+        self.uploader = Uploader(
+            self.spool,
+            self.session,
+            self.credentials,
+            self.agent_info,
+            dict(config.tags),
+            config.upload,
+            reenroll=self.enroll if config.enrollment_secret else None,
+        )
+        if self.spool.recovered_from is not None:
+            self.spool.put(
+                [
+                    AgentHealthSample(
+                        ts=clock(),
+                        component="spool",
+                        status="degraded",
+                        message=f"spool was unreadable; set aside as {self.spool.recovered_from}",
+                    )
+                ]
+            )
+
+    # -- identity --------------------------------------------------------------------------
+
+    def credentials(self) -> Credentials | None:
+        return self._credentials
+
+    def agent_info(self) -> AgentInfo:
+        return AgentInfo(version=agent_version(), os=OS_NAME, **self._facts)
+
+    def enroll(self) -> Credentials | None:
+        """Enroll with the configured URL and secret; None (logged) if that is not possible."""
+        url, secret = self.config.collector_url, self.config.enrollment_secret
+        if not url or secret is None:
+            return None
+        try:
+            creds = enroll(
+                self.session,
+                url,
+                secret.get_secret_value(),
+                host=self.host,
+                agent_version=agent_version(),
+                tags=dict(self.config.tags),
+                timeout_s=self.config.upload.timeout_s,
+            )
+        except EnrollError as exc:
+            log.error("enrollment failed: %s", exc)
+            return None
+        save_credentials(self.config.state_dir, creds)
+        self._credentials = creds
+        log.info("enrolled with %s as device %s", creds.collector_url, creds.device_id)
+        return creds
+
+    # -- the jobs --------------------------------------------------------------------------
+
+    def sample(self, supervisor: Supervisor) -> list[SampleBase]:
+        samples = supervisor.run()
+        if samples:
+            self.spool.put(samples)
+        return samples
+
+    def upload(self) -> int:
+        try:
+            if self._credentials is None and self.enroll() is None:
+                return 0
+            return self.uploader.run_once()
+        finally:
+            self.write_status()
+
+    def write_status(self) -> None:
+        up = self.uploader.state
+        write_status(
+            self.config.state_dir,
+            AgentStatus(
+                pid=os.getpid(),
+                written_at=iso(self.clock()) or "",
+                last_upload=iso(up.last_success),
+                last_error=up.last_error,
+                upload_failures=up.failures,
+                sent_batches=up.sent_batches,
+                sent_bytes=up.sent_bytes,
+                rejected_batches=up.rejected_batches,
+                needs_enrollment=up.needs_enrollment,
+                samplers={
+                    s.name: SamplerStatus(s.failures, s.disabled, s.last_error, iso(s.last_run))
+                    for s in self.supervisors
+                },
+            ),
+        )
+
+    def health(self) -> AgentHealthSample:
+        stats = self.spool.stats()
+        disabled = [s.name for s in self.supervisors if s.disabled]
+        sample = AgentHealthSample(
+            ts=self.clock(),
+            component="agent",
+            status="degraded" if disabled or self.uploader.state.failures else "ok",
+            message=f"disabled samplers: {', '.join(disabled)}" if disabled else None,
+            rss_mb=round(self._process.memory_info().rss / 1024 / 1024, 1),
+            cpu_percent=min(100.0, round(self._process.cpu_percent(None), 2)),
+            spool_bytes=stats.bytes,
+            spool_dropped_samples=stats.dropped_samples,
+            upload_failures=self.uploader.state.failures,
+        )
+        self.spool.put([sample])
+        return sample
+
+    def once(self) -> list[SampleBase]:
+        """One pass of every enabled sampler, returned (not spooled): a diagnostic."""
+        out: list[SampleBase] = []
+        for supervisor in self.supervisors:
+            out += supervisor.run()
+        return out
+
+    # -- the service -----------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop`` is set); the spool is closed cleanly."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        stop = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        start = datetime.now(UTC)
+        rng = random.Random()
+
+        def add(name: str, job: Callable[[], Any], every_s: float, first_in_s: float) -> None:
+            scheduler.add_job(
+                _guarded(name, job),
+                "interval",
+                seconds=every_s,
+                id=name,
+                name=name,
+                next_run_time=start + timedelta(seconds=first_in_s),
+            )
+
+        for sup in self.supervisors:  # spread first runs so the agent does not wake in a burst
+            add(
+                f"sampler:{sup.name}",
+                partial(self.sample, sup),
+                sup.settings.interval_s,
+                rng.uniform(1, min(15.0, sup.settings.interval_s)),
+            )
+        add("upload", self.upload, self.config.upload.interval_s, 5)
+        add("health", self.health, HEALTH_INTERVAL_S, 30)
+        scheduler.start()
+        log.info(
+            "dexpulse agent %s running (pid %d), %d samplers",
+            agent_version(),
+            os.getpid(),
+            len(self.supervisors),
+        )
+        try:
+            stop.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            self.spool.close()
+            log.info("dexpulse agent stopped")
+
+
+def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:  # a job's failure is logged; the schedule goes on
+            log.exception("job %s failed", name)
+
+    return run
