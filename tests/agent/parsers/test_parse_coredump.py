@@ -10,11 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dexpulse.agent.parsers import FORMATS, ParseContext, ParseError
-from dexpulse.agent.parsers.coredump import (
-    parse_coredumpctl_json,
-    parse_coredumpctl_list,
-    signal_name,
-)
+from dexpulse.agent.parsers.coredump import parse_coredumpctl_json, parse_coredumpctl_list
+from dexpulse.agent.parsers.signals import signal_name
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "crashes" / "linux"
 CTX = ParseContext(now=datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
