@@ -1,17 +1,14 @@
-"""Facts any OS can give through the standard library, for platforms without a backend yet."""
+"""Facts any OS can give through the standard library (the floor for every backend)."""
 
 from __future__ import annotations
 
 import platform
 import socket
-import sys
 
 from .host import Host
 
-OS_NAME = "windows" if sys.platform == "win32" else "macos" if sys.platform == "darwin" else "linux"
 
-
-def device_facts(host: Host) -> dict[str, str | None]:
+def portable_facts(host: Host) -> dict[str, str | None]:
     del host
     return {
         "hostname": socket.gethostname(),

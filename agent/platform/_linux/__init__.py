@@ -1,11 +1,11 @@
-"""Linux probes: device facts from DMI and os-release; the rest arrives with each sampler."""
+"""Linux backend: device facts from DMI and os-release; one module per area beside this."""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from .host import Host, NoData
+from ..host import Host, NoData
 
 OS_NAME = "linux"
 
