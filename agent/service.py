@@ -23,6 +23,7 @@ import requests
 
 from dexpulse.schema import AgentHealthSample, AgentInfo, SampleBase
 
+from .checkin import CheckinClient, effective_config
 from .config import AgentConfig
 from .enroll import Credentials, EnrollError, enroll, load_credentials, save_credentials
 from .platform import OS_NAME, Host, current
@@ -35,6 +36,7 @@ from .uploader import Uploader
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S = 900.0
+CHECKIN_INTERVAL_S = 300.0
 
 
 def agent_version() -> str:
@@ -58,10 +60,11 @@ class AgentService:
         session: requests.Session | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.config = config
+        self.base_config = config
         self.host = host or Host()
         self.clock = clock
         self.session = session or http_session(config)
+        self.states = StateStore(config.state_dir / "state")
         self.spool = Spool(
             config.state_dir / "spool.db",
             max_bytes=config.spool.max_bytes,
@@ -71,19 +74,25 @@ class AgentService:
         self._facts = current.device_facts(self.host)
         self._process = psutil.Process()
         self._process.cpu_percent(None)
-        ctx = Context(self.host, config, StateStore(config.state_dir / "state"), clock)
+        self.checkin = CheckinClient(
+            self.session, self.credentials, self.states, config.upload.timeout_s
+        )
+        pushed = self.checkin.cached()  # what IT pushed last time, until the next check-in
+        self.config = effective_config(config, pushed)
+        self.checkin_interval_s = (pushed and pushed.checkin_interval_s) or CHECKIN_INTERVAL_S
+        self.ctx = Context(self.host, self.config, self.states, clock)
         self.supervisors = [
-            Supervisor(cls(ctx), getattr(config.samplers, name), clock=clock)
+            Supervisor(cls(self.ctx), getattr(self.config.samplers, name), clock=clock)
             for name, cls in sorted(load_all().items())
-            if getattr(config.samplers, name).enabled
         ]
+        self._scheduler: Any = None
         self.uploader = Uploader(
             self.spool,
             self.session,
             self.credentials,
             self.agent_info,
             dict(config.tags),
-            config.upload,
+            self.config.upload,
             reenroll=self.enroll if config.enrollment_secret else None,
         )
         if self.spool.recovered_from is not None:
@@ -161,7 +170,7 @@ class AgentService:
                 needs_enrollment=up.needs_enrollment,
                 samplers={
                     s.name: SamplerStatus(s.failures, s.disabled, s.last_error, iso(s.last_run))
-                    for s in self.supervisors
+                    for s in self.enabled()
                 },
             ),
         )
@@ -186,9 +195,34 @@ class AgentService:
     def once(self) -> list[SampleBase]:
         """One pass of every enabled sampler, returned (not spooled): a diagnostic."""
         out: list[SampleBase] = []
-        for supervisor in self.supervisors:
+        for supervisor in self.enabled():
             out += supervisor.run()
         return out
+
+    def enabled(self) -> list[Supervisor]:
+        return [s for s in self.supervisors if s.settings.enabled]
+
+    def check_in(self) -> bool:
+        """Fetch pushed settings and apply them; True if they changed anything."""
+        settings = self.checkin.fetch()
+        if settings is None:
+            return False
+        self.checkin_interval_s = settings.checkin_interval_s or CHECKIN_INTERVAL_S
+        config = effective_config(self.base_config, settings)
+        if config == self.config:
+            return False
+        self.apply(config)
+        return True
+
+    def apply(self, config: AgentConfig) -> None:
+        """Run with ``config`` from now on: sampler switches and intervals, probes, privacy."""
+        self.config = self.ctx.config = config
+        for sup in self.supervisors:
+            sup.settings = getattr(config.samplers, sup.name)
+        self.uploader.config = config.upload
+        log.info("applied settings pushed by the collector")
+        if self._scheduler is not None:
+            self._schedule(self._scheduler)
 
     # -- the service -----------------------------------------------------------------------
 
@@ -204,6 +238,25 @@ class AgentService:
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         )
+        self._scheduler = scheduler
+        self._schedule(scheduler, first=True)
+        scheduler.start()
+        log.info(
+            "dexpulse agent %s running (pid %d), %d samplers",
+            agent_version(),
+            os.getpid(),
+            len(self.enabled()),
+        )
+        try:
+            stop.wait()
+        finally:
+            self._scheduler = None
+            scheduler.shutdown(wait=True)
+            self.spool.close()
+            log.info("dexpulse agent stopped")
+
+    def _schedule(self, scheduler: Any, first: bool = False) -> None:
+        """(Re)create the jobs for the current config; first runs are spread at random."""
         start = datetime.now(UTC)
         rng = random.Random()
 
@@ -214,31 +267,31 @@ class AgentService:
                 seconds=every_s,
                 id=name,
                 name=name,
+                replace_existing=True,
                 next_run_time=start + timedelta(seconds=first_in_s),
             )
 
-        for sup in self.supervisors:  # spread first runs so the agent does not wake in a burst
+        for sup in self.supervisors:
+            job = f"sampler:{sup.name}"
+            if not sup.settings.enabled:
+                if scheduler.get_job(job) is not None:
+                    scheduler.remove_job(job)
+                continue
+            every = sup.settings.interval_s
             add(
-                f"sampler:{sup.name}",
+                job,
                 partial(self.sample, sup),
-                sup.settings.interval_s,
-                rng.uniform(1, min(15.0, sup.settings.interval_s)),
+                every,
+                rng.uniform(1, min(15.0, every)) if first else rng.uniform(0, every),
             )
-        add("upload", self.upload, self.config.upload.interval_s, 5)
-        add("health", self.health, HEALTH_INTERVAL_S, 30)
-        scheduler.start()
-        log.info(
-            "dexpulse agent %s running (pid %d), %d samplers",
-            agent_version(),
-            os.getpid(),
-            len(self.supervisors),
+        add("upload", self.upload, self.config.upload.interval_s, 5 if first else 1)
+        add(
+            "checkin",
+            self.check_in,
+            self.checkin_interval_s,
+            2 if first else self.checkin_interval_s,
         )
-        try:
-            stop.wait()
-        finally:
-            scheduler.shutdown(wait=True)
-            self.spool.close()
-            log.info("dexpulse agent stopped")
+        add("health", self.health, HEALTH_INTERVAL_S, 30 if first else HEALTH_INTERVAL_S)
 
 
 def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:

@@ -99,16 +99,19 @@ class Server:
 
 
 @contextmanager
-def serve(database_url: str, workdir: Path, *extra_args: str) -> Iterator[Server]:
-    """``dexpulse collector serve`` on a free loopback port, logging to workdir/server.log."""
-    port = free_port()
+def serve(
+    database_url: str, workdir: Path, *extra_args: str, port: int | None = None
+) -> Iterator[Server]:
+    """``dexpulse collector serve`` on loopback (a free port unless given), logging to
+    workdir/server.log."""
+    port = port or free_port()
     env = {
         **os.environ,
         "DEXPULSE_DATABASE_URL": database_url,
         "DEXPULSE_PORT": str(port),
         "DEXPULSE_DATA_DIR": str(workdir),
     }
-    with (workdir / "server.log").open("wb") as log:
+    with (workdir / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             [*CLI, "collector", "serve", *extra_args],
             env=env,

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from dexpulse.schema import Batch
 
 from . import migrations
-from .api import devices, enroll, health, ingest, secrets
+from .api import checkin, devices, enroll, health, ingest, secrets
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
 from .limits import BodyLimit
@@ -51,7 +51,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=settings.max_request_bytes, exempt=frozenset({"/api/v1/ingest"})
     )
-    for module in (health, enroll, ingest, devices, secrets):
+    for module in (health, enroll, ingest, checkin, devices, secrets):
         app.include_router(module.router)
     _document_batch_schema(app)
     return app

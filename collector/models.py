@@ -108,3 +108,13 @@ class SampleRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     ts: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+
+
+class AgentConfigDocument(Base):
+    """The fleet's agent settings (one row): defaults and rules by tag, as IT last saved them."""
+
+    __tablename__ = "agent_config"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .checkin import CheckinResponse, FleetAgentConfig
 from .envelope import Batch, EnrollRequest, EnrollResponse, ErrorResponse, IngestResponse
 
 EXPORTED: dict[str, type[BaseModel]] = {
@@ -19,6 +20,8 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "enroll_response.schema.json": EnrollResponse,
     "ingest_response.schema.json": IngestResponse,
     "error.schema.json": ErrorResponse,
+    "checkin_response.schema.json": CheckinResponse,
+    "fleet_agent_config.schema.json": FleetAgentConfig,
 }
 
 DEFAULT_DIR = Path(__file__).parent / "jsonschema"

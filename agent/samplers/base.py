@@ -31,8 +31,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
+    """What samplers may touch. One instance is shared; the service replaces ``config`` when
+    the collector pushes new settings, so samplers read ``ctx.config`` on every run."""
+
     host: Host
     config: AgentConfig
     state: StateStore

@@ -1,0 +1,117 @@
+"""Check-in: fetch the settings IT pushes from the collector, and apply them over the config.
+
+The last answer and its ETag are kept in the state directory, so an agent that starts while
+the collector is unreachable still runs with the settings it was last given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from pydantic import ValidationError
+
+from dexpulse.schema.checkin import AgentSettings, CheckinResponse
+
+from .config import AgentConfig
+from .enroll import Credentials
+from .state import StateStore
+
+log = logging.getLogger(__name__)
+
+STATE = "checkin"
+DEFAULT_INTERVAL_S = 300.0
+
+
+class CheckinClient:
+    def __init__(
+        self,
+        session: requests.Session,
+        credentials: Callable[[], Credentials | None],
+        state: StateStore,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.session = session
+        self.credentials = credentials
+        self.state = state
+        self.timeout_s = timeout_s
+
+    def cached(self) -> AgentSettings | None:
+        """The settings from the last successful check-in, if any."""
+        saved = self.state.load(STATE).get("settings")
+        if saved is None:
+            return None
+        try:
+            return AgentSettings.model_validate(saved)
+        except ValidationError:
+            return None
+
+    def fetch(self) -> AgentSettings | None:
+        """New settings, or None when unchanged, not enrolled or the collector is unreachable."""
+        creds = self.credentials()
+        if creds is None:
+            return None
+        saved = self.state.load(STATE)
+        headers = {"Authorization": f"Bearer {creds.device_token}"}
+        if saved.get("etag"):
+            headers["If-None-Match"] = str(saved["etag"])
+        try:
+            response = self.session.get(
+                f"{creds.collector_url}/api/v1/agent/config",
+                headers=headers,
+                timeout=self.timeout_s,
+            )
+        except requests.RequestException as exc:
+            log.info("check-in failed: %s", exc)
+            return None
+        if response.status_code == 304:
+            return None
+        if response.status_code != 200:
+            log.warning("check-in answered %s", response.status_code)
+            return None
+        try:
+            answer = CheckinResponse.model_validate_json(response.content)
+        except ValidationError as exc:
+            log.warning("check-in answer not understood: %s", exc)
+            return None
+        self.state.save(
+            STATE,
+            {
+                "etag": response.headers.get("ETag"),
+                "settings": answer.settings.model_dump(mode="json"),
+            },
+        )
+        return answer.settings
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
+def effective_config(base: AgentConfig, settings: AgentSettings | None) -> AgentConfig:
+    """``base`` (the config file) with the pushed settings laid over it.
+
+    Settings for samplers this agent does not have are ignored (a newer collector may know
+    more); a pushed value the agent's own rules refuse leaves the file's value in force.
+    """
+    if settings is None:
+        return base
+    pushed = settings.model_dump(exclude_none=True)
+    known = set(type(base.samplers).model_fields)
+    pushed["samplers"] = {k: v for k, v in pushed.get("samplers", {}).items() if k in known}
+    pushed.pop("checkin_interval_s", None)
+    merged = _merge(base.model_dump(), pushed)
+    try:
+        return AgentConfig.model_validate(merged)
+    except ValidationError as exc:
+        log.warning("pushed settings refused, keeping the local config: %s", exc)
+        return base
