@@ -81,7 +81,7 @@ def test_migrate_command_reports_the_revision(
 ) -> None:
     monkeypatch.setenv("DEXPULSE_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     code, _, err = run(capsys, "collector", "migrate")
-    assert code == 0 and "database at revision 0001" in err
+    assert code == 0 and "database at revision 0002" in err
 
 
 def test_agent_install_needs_no_collector_dependencies() -> None:
