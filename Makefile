@@ -16,8 +16,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The collector on SQLite under $(DATA_DIR), and an agent on this machine enrolled against it
+# (its config and state under $(DATA_DIR)/agent*); Ctrl-C stops both.
 run: install
-	DEXPULSE_DATA_DIR=$(DATA_DIR) $(BIN)/dexpulse collector serve
+	@set -e; export DEXPULSE_DATA_DIR="$(DATA_DIR)"; port=$${DEXPULSE_PORT:-8470}; \
+	mkdir -p "$(DATA_DIR)"; \
+	if [ ! -f "$(DATA_DIR)/agent.toml" ]; then \
+	  $(BIN)/dexpulse collector migrate; \
+	  secret=$$($(BIN)/dexpulse collector enrollment-secret create --name "this machine"); \
+	  printf '# Written by make run: the local agent.\ncollector_url = "http://127.0.0.1:%s"\nenrollment_secret = "%s"\nstate_dir = "%s/agent"\n\n[tags]\nsite = "local"\n\n[upload]\ninterval_s = 15.0\n' \
+	    "$$port" "$$secret" "$$(cd "$(DATA_DIR)" && pwd)" > "$(DATA_DIR)/agent.toml"; \
+	fi; \
+	$(BIN)/dexpulse collector serve & collector=$$!; \
+	trap 'kill $$collector $$agent 2>/dev/null; wait' INT TERM EXIT; \
+	until $(BIN)/python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$$port/healthz', timeout=1)" 2>/dev/null; do \
+	  kill -0 $$collector 2>/dev/null || exit 1; sleep 0.3; done; \
+	$(BIN)/dexpulse agent --config "$(DATA_DIR)/agent.toml" run & agent=$$!; \
+	echo "dexpulse is running: collector at http://127.0.0.1:$$port/ (API docs at /docs), agent pid $$agent"; \
+	wait $$collector
 
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

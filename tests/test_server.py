@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +25,13 @@ def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
         yield running
 
 
-def test_make_run_answers_healthz_within_30_seconds(tmp_path: Path) -> None:
+def test_make_run_serves_and_its_agent_reports(tmp_path: Path) -> None:
+    """`make run`: /healthz within 30 s, then this machine's own samples in the collector."""
     port = free_port()
     env = {**os.environ, "DEXPULSE_PORT": str(port)}
     env.pop("DEXPULSE_DATABASE_URL", None)
     data_dir = tmp_path / "data"
+    url = f"http://127.0.0.1:{port}"
     with (tmp_path / "make-run.log").open("wb") as log:
         proc = subprocess.Popen(
             ["make", "--no-print-directory", "run", f"DATA_DIR={data_dir}"],
@@ -39,11 +42,28 @@ def test_make_run_answers_healthz_within_30_seconds(tmp_path: Path) -> None:
             start_new_session=True,
         )
         try:
-            wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=30)
+            wait_healthy(url, proc, timeout=30)
             assert (data_dir / "collector.db").is_file()  # SQLite under the data directory
+            admin = Server(url, proc, {**env, "DEXPULSE_DATA_DIR": str(data_dir)})
+            key = {
+                "Authorization": "Bearer "
+                + admin.cli("collector", "api-key", "create", "--role", "viewer")
+            }
+            kinds: set[str] = set()
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and "system" not in kinds:
+                time.sleep(2)
+                devices = httpx.get(f"{url}/api/v1/devices", headers=key).json()["devices"]
+                for device in devices:
+                    page = httpx.get(
+                        f"{url}/api/v1/devices/{device['id']}/samples", headers=key
+                    ).json()
+                    kinds |= {s["kind"] for s in page["samples"]}
+            assert "system" in kinds, (tmp_path / "make-run.log").read_text()[-3000:]
+            assert devices[0]["tags"] == {"site": "local"}
         finally:
             stop(proc)
-    assert f"http://127.0.0.1:{port}/" in (tmp_path / "make-run.log").read_text()
+    assert f"{url}/" in (tmp_path / "make-run.log").read_text()
 
 
 def test_enroll_and_ingest_over_http(server: Server) -> None:
