@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from pydantic import ValidationError
 
 from dexpulse.schema.checkin import AgentSettings, CheckinResponse
@@ -18,6 +17,7 @@ from dexpulse.schema.checkin import AgentSettings, CheckinResponse
 from .config import AgentConfig
 from .enroll import Credentials
 from .state import StateStore
+from .transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,12 @@ DEFAULT_INTERVAL_S = 300.0
 class CheckinClient:
     def __init__(
         self,
-        session: requests.Session,
+        transport: Transport,
         credentials: Callable[[], Credentials | None],
         state: StateStore,
         timeout_s: float = 30.0,
     ) -> None:
-        self.session = session
+        self.transport = transport
         self.credentials = credentials
         self.state = state
         self.timeout_s = timeout_s
@@ -58,28 +58,29 @@ class CheckinClient:
         if saved.get("etag"):
             headers["If-None-Match"] = str(saved["etag"])
         try:
-            response = self.session.get(
+            response = self.transport.request(
+                "GET",
                 f"{creds.collector_url}/api/v1/agent/config",
                 headers=headers,
                 timeout=self.timeout_s,
             )
-        except requests.RequestException as exc:
+        except TransportError as exc:
             log.info("check-in failed: %s", exc)
             return None
-        if response.status_code == 304:
+        if response.status == 304:
             return None
-        if response.status_code != 200:
-            log.warning("check-in answered %s", response.status_code)
+        if response.status != 200:
+            log.warning("check-in answered %s", response.status)
             return None
         try:
-            answer = CheckinResponse.model_validate_json(response.content)
+            answer = CheckinResponse.model_validate_json(response.body)
         except ValidationError as exc:
             log.warning("check-in answer not understood: %s", exc)
             return None
         self.state.save(
             STATE,
             {
-                "etag": response.headers.get("ETag"),
+                "etag": response.header("ETag"),
                 "settings": answer.settings.model_dump(mode="json"),
             },
         )

@@ -31,7 +31,7 @@ def _logging(verbose: bool) -> None:
 def cmd_enroll(args: argparse.Namespace) -> int:
     from .enroll import EnrollError, enroll, save_credentials
     from .platform import Host
-    from .service import agent_version, http_session
+    from .service import agent_version, make_transport
 
     config = _config(args)
     url = args.url or config.collector_url
@@ -43,7 +43,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         return 2
     try:
         creds = enroll(
-            http_session(config),
+            make_transport(config),
             url,
             secret,
             host=Host(),

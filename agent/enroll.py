@@ -12,11 +12,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import requests
-
 from dexpulse.schema import EnrollRequest, EnrollResponse
 
 from .platform import OS_NAME, Host, current
+from .transport import HttpResponse, Transport, TransportError
 
 CREDENTIALS_FILE = "credentials.json"
 
@@ -60,7 +59,7 @@ def save_credentials(state_dir: Path, credentials: Credentials) -> Path:
 
 
 def enroll(
-    session: requests.Session,
+    transport: Transport,
     collector_url: str,
     secret: str,
     *,
@@ -84,23 +83,27 @@ def enroll(
     )
     url = collector_url.rstrip("/") + "/api/v1/enroll"
     try:
-        response = session.post(
+        response = transport.request(
+            "POST",
             url,
-            data=request.model_dump_json(),
+            body=request.model_dump_json().encode(),
             timeout=timeout_s,
             headers={"Content-Type": "application/json"},
         )
-    except requests.RequestException as exc:
+    except TransportError as exc:
         raise EnrollError(f"cannot reach {url}: {exc}") from None
-    if response.status_code != 201:
-        raise EnrollError(f"{url} answered {response.status_code}: {_detail(response)}")
-    answer = EnrollResponse.model_validate_json(response.content)
+    if response.status != 201:
+        raise EnrollError(f"{url} answered {response.status}: {_detail(response)}")
+    try:
+        answer = EnrollResponse.model_validate_json(response.body)
+    except ValueError:
+        raise EnrollError(f"{url} did not answer like a dexpulse collector") from None
     return Credentials(collector_url.rstrip("/"), str(answer.device_id), answer.device_token)
 
 
-def _detail(response: requests.Response) -> str:
+def _detail(response: HttpResponse) -> str:
     try:
-        body = response.json()
+        body = json.loads(response.body)
         return f"{body.get('error')}: {body.get('detail')}"
-    except ValueError:
-        return response.text[:200]
+    except (ValueError, AttributeError):
+        return response.body[:200].decode("utf-8", "replace")

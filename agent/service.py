@@ -19,7 +19,6 @@ from importlib.metadata import version
 from typing import Any
 
 import psutil
-import requests
 
 from dexpulse.schema import AgentHealthSample, AgentInfo, SampleBase
 
@@ -31,6 +30,7 @@ from .samplers import Context, Supervisor, load_all
 from .spool import Spool
 from .state import StateStore
 from .status import AgentStatus, SamplerStatus, iso, write_status
+from .transport import Transport, UrllibTransport
 from .uploader import Uploader
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,9 @@ def agent_version() -> str:
     return version("dexpulse")
 
 
-def http_session(config: AgentConfig) -> requests.Session:
-    """TLS verified (optionally against the configured CA bundle); proxies from the environment."""
-    session = requests.Session()
-    session.verify = str(config.ca_bundle) if config.ca_bundle else True
-    session.headers["User-Agent"] = f"dexpulse-agent/{agent_version()}"
-    return session
+def make_transport(config: AgentConfig) -> Transport:
+    """TLS verified (against the configured CA bundle if any); proxies from the environment."""
+    return UrllibTransport(config.ca_bundle, f"dexpulse-agent/{agent_version()}")
 
 
 class AgentService:
@@ -57,13 +54,13 @@ class AgentService:
         config: AgentConfig,
         *,
         host: Host | None = None,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.base_config = config
         self.host = host or Host()
         self.clock = clock
-        self.session = session or http_session(config)
+        self.transport = transport or make_transport(config)
         self.states = StateStore(config.state_dir / "state")
         self.spool = Spool(
             config.state_dir / "spool.db",
@@ -75,7 +72,7 @@ class AgentService:
         self._process = psutil.Process()
         self._process.cpu_percent(None)
         self.checkin = CheckinClient(
-            self.session, self.credentials, self.states, config.upload.timeout_s
+            self.transport, self.credentials, self.states, config.upload.timeout_s
         )
         pushed = self.checkin.cached()  # what IT pushed last time, until the next check-in
         self.config = effective_config(config, pushed)
@@ -88,7 +85,7 @@ class AgentService:
         self._scheduler: Any = None
         self.uploader = Uploader(
             self.spool,
-            self.session,
+            self.transport,
             self.credentials,
             self.agent_info,
             dict(config.tags),
@@ -122,7 +119,7 @@ class AgentService:
             return None
         try:
             creds = enroll(
-                self.session,
+                self.transport,
                 url,
                 secret.get_secret_value(),
                 host=self.host,

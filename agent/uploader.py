@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import requests
-
 from dexpulse.schema import SCHEMA_VERSION, AgentInfo
 
 from .config import UploadConfig
 from .enroll import Credentials
 from .spool import Spool, SpooledBatch
+from .transport import HttpResponse, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class Uploader:
     def __init__(
         self,
         spool: Spool,
-        session: requests.Session,
+        transport: Transport,
         credentials: Callable[[], Credentials | None],
         agent: Callable[[], AgentInfo],
         tags: dict[str, str],
@@ -93,7 +92,7 @@ class Uploader:
         rng: random.Random | None = None,
     ) -> None:
         self.spool = spool
-        self.session = session
+        self.transport = transport
         self.credentials = credentials
         self.agent = agent
         self.tags = tags
@@ -103,8 +102,8 @@ class Uploader:
         self.rng = rng or random.Random()
         self.state = UploadState()
 
-    def run_once(self) -> int:
-        """One upload round; the number of batches the collector acknowledged."""
+    def run_once(self, max_batches: int | None = None) -> int:
+        """One upload round (at most ``max_batches``); the batches the collector acknowledged."""
         self.spool.form_batches(self.config.max_batch_bytes)
         creds = self.credentials()
         now = self.clock()
@@ -113,7 +112,9 @@ class Uploader:
         if self.state.failures and not self._collector_is_back(creds):
             return 0
         sent = 0
-        while (batch := self.spool.lease()) is not None:
+        while (max_batches is None or sent < max_batches) and (
+            batch := self.spool.lease()
+        ) is not None:
             outcome = self._send(creds, batch)
             if outcome == "sent":
                 sent += 1
@@ -126,13 +127,11 @@ class Uploader:
     def _collector_is_back(self, creds: Credentials) -> bool:
         """After an outage, ask /healthz before resending; spread the return at random."""
         try:
-            up = (
-                self.session.get(
-                    f"{creds.collector_url}/healthz", timeout=self.config.timeout_s
-                ).status_code
-                == 200
+            answer = self.transport.request(
+                "GET", f"{creds.collector_url}/healthz", timeout=self.config.timeout_s
             )
-        except requests.RequestException:
+            up = answer.status == 200
+        except TransportError:
             up = False
         if not up:
             self._failed("collector still unreachable", None)
@@ -163,16 +162,17 @@ class Uploader:
             "Content-Encoding": "gzip",
         }
         try:
-            response = self.session.post(
+            response = self.transport.request(
+                "POST",
                 f"{creds.collector_url}/api/v1/ingest",
-                data=body,
+                body=body,
                 headers=headers,
                 timeout=self.config.timeout_s,
             )
-        except requests.RequestException as exc:
+        except TransportError as exc:
             self._failed(f"cannot reach the collector: {exc}", None, batch)
             return "stop"
-        status = response.status_code
+        status = response.status
         if status == 200:
             self.spool.ack(batch.batch_id)
             self.state.sent_batches += 1
@@ -182,7 +182,7 @@ class Uploader:
             self.state.needs_enrollment = False
             return "sent"
         if status in RETRYABLE:
-            wait = retry_after(response.headers.get("Retry-After"), self.clock())
+            wait = retry_after(response.header("Retry-After"), self.clock())
             self._failed(f"collector answered {status}", wait, batch)
             return "stop"
         if status == 401:
@@ -219,8 +219,8 @@ class Uploader:
         log.warning("%s; next attempt in %.1f s", why, wait)
 
 
-def _error_code(response: requests.Response) -> str:
+def _error_code(response: HttpResponse) -> str:
     try:
-        return str(response.json().get("error", "unknown"))
+        return str(json.loads(response.body).get("error", "unknown"))
     except (ValueError, AttributeError):
         return "unknown"

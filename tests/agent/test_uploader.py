@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -18,13 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-import requests
 from harness import Server, free_port, serve
 
 from dexpulse.agent.config import UploadConfig
 from dexpulse.agent.enroll import Credentials, enroll, save_credentials
 from dexpulse.agent.platform import Host
 from dexpulse.agent.spool import Spool
+from dexpulse.agent.transport import HttpResponse, Transport, TransportError, UrllibTransport
 from dexpulse.agent.uploader import Uploader, full_jitter, retry_after
 from dexpulse.schema import AgentInfo, WifiSample
 
@@ -56,7 +57,7 @@ def viewer(server: Server) -> dict[str, str]:
 def enrolled(server: Server, name: str = "laptop") -> Credentials:
     secret = server.cli("collector", "enrollment-secret", "create")
     return enroll(
-        requests.Session(),
+        UrllibTransport(),
         server.url,
         secret,
         host=Host(),
@@ -85,13 +86,13 @@ def uploader(
     tmp_path: Path,
     creds: Credentials | None,
     clock: Clock,
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     **config: Any,
 ) -> Uploader:
     spool = Spool(tmp_path / "spool.db", clock=clock)
     return Uploader(
         spool,
-        session or requests.Session(),
+        transport or UrllibTransport(),
         lambda: creds,
         lambda: AgentInfo(version="test", os="linux"),
         {"site": "lab"},
@@ -117,12 +118,12 @@ def test_spooled_samples_arrive_once(
     assert up.spool.stats().batches == 0 and up.state.failures == 0
 
 
-class LosesAcks(requests.Session):
+class LosesAcks(UrllibTransport):
     """Delivers the request, then loses the answer: the agent cannot know it arrived."""
 
-    def post(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        super().post(*args, **kwargs)
-        raise requests.ConnectionError("connection reset after the request was sent")
+    def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
+        super().request(method, url, **kwargs)
+        raise TransportError("connection reset after the request was sent")
 
 
 def test_resend_after_a_lost_answer_is_stored_once(
@@ -130,7 +131,7 @@ def test_resend_after_a_lost_answer_is_stored_once(
 ) -> None:
     creds = enrolled(server)
     clock = Clock()
-    lossy = uploader(tmp_path, creds, clock, session=LosesAcks())
+    lossy = uploader(tmp_path, creds, clock, transport=LosesAcks())
     lossy.spool.put(wifi(5))
     assert lossy.run_once() == 0 and lossy.state.failures == 1
     lossy.spool.close()
@@ -281,7 +282,7 @@ def test_revoked_token_reenrolls_and_resends(
     spool = Spool(tmp_path / "spool.db", clock=clock)
     up = Uploader(
         spool,
-        requests.Session(),
+        UrllibTransport(),
         lambda: current["creds"],
         lambda: AgentInfo(version="test", os="linux"),
         {},
@@ -327,10 +328,11 @@ def test_retry_after_forms() -> None:
 UPLOADER = """
 import sys
 from pathlib import Path
-import requests
 from dexpulse.agent.config import UploadConfig
 from dexpulse.agent.enroll import load_credentials
 from dexpulse.agent.spool import Spool
+from dexpulse.agent.transport import HttpResponse, Transport, TransportError, UrllibTransport
+from dexpulse.agent.transport import UrllibTransport
 from dexpulse.agent.uploader import Uploader
 from dexpulse.schema import AgentInfo
 state = Path(sys.argv[1])
@@ -338,11 +340,11 @@ creds = load_credentials(state)
 spool = Spool(state / "spool.db")
 config = UploadConfig(max_batch_bytes=16384, recovery_spread_s=0, backoff_min_s=0.05,
                       backoff_max_s=0.2)
-up = Uploader(spool, requests.Session(), lambda: creds,
+up = Uploader(spool, UrllibTransport(), lambda: creds,
               lambda: AgentInfo(version="t", os="linux"), {}, config)
 while spool.stats().batches or spool.stats().pending_samples:
-    up.run_once()
-    print("round", flush=True)
+    up.run_once(max_batches=1)
+    print("sent", flush=True)
 """
 
 
@@ -352,33 +354,38 @@ def test_kill_9_mid_upload_loses_and_doubles_nothing(
     creds = enrolled(server)
     save_credentials(tmp_path, creds)
     spool = Spool(tmp_path / "spool.db")
-    spool.put(wifi(20_000))
+    spool.put(wifi(6_000))
     spool.close()
     rng = random.Random(3)
     kills = 0
-    for _ in range(30):
+    for _ in range(60):
         proc = subprocess.Popen(
             [sys.executable, "-c", UPLOADER, str(tmp_path)],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            text=True,
         )
-        try:
-            proc.wait(timeout=rng.uniform(0.5, 1.0))
-        except subprocess.TimeoutExpired:
+        assert proc.stdout is not None and proc.stderr is not None
+        # Let it deliver a few batches, then kill it at a random moment of the next ones.
+        wanted, finished = rng.randint(1, 8), False
+        for _ in range(wanted):
+            if not proc.stdout.readline():
+                finished = True
+                break
+        if not finished:
+            time.sleep(rng.uniform(0, 0.05))
             os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
             kills += 1
-            assert proc.stderr is not None
-            proc.stderr.close()
-            continue
-        assert proc.stderr is not None
-        err = proc.stderr.read().decode()
+        proc.wait()
+        err = proc.stderr.read()
+        proc.stdout.close()
         proc.stderr.close()
-        assert proc.returncode == 0, err
-        break
+        if finished:
+            assert proc.returncode == 0, err
+            break
     else:
         pytest.fail("the uploader never finished")
-    assert kills >= 2, "the test must kill the uploader mid-way at least twice"
+    assert kills >= 3, "the test must kill the uploader mid-way several times"
     arrived = stored(server, viewer, creds.device_id)
-    assert len(arrived) == 20_000
-    assert sorted(arrived) == sorted(f"s{i}" for i in range(20_000))
+    assert len(arrived) == 6_000
+    assert sorted(arrived) == sorted(f"s{i}" for i in range(6_000))
