@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from dexpulse.schema import Batch
 
 from . import migrations
-from .api import checkin, devices, enroll, health, ingest, secrets
+from .api import checkin, devices, enroll, health, ingest, secrets, speedtest
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
 from .limits import BodyLimit
@@ -49,9 +49,11 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     app.state.metrics = Metrics(app.state.sessions)
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimit, limit=settings.max_request_bytes, exempt=frozenset({"/api/v1/ingest"})
+        BodyLimit,
+        limit=settings.max_request_bytes,
+        exempt=frozenset({"/api/v1/ingest", speedtest.UPLOAD_PATH}),  # both cap themselves
     )
-    for module in (health, enroll, ingest, checkin, devices, secrets):
+    for module in (health, enroll, ingest, checkin, devices, secrets, speedtest):
         app.include_router(module.router)
     _document_batch_schema(app)
     return app
