@@ -11,10 +11,11 @@ failure on many machines. A real sample (a USB device that will not enumerate)::
 
 (one line, wrapped here). Sources come from the OS backend (``platform.area("peripherals")``):
 log sources (``LOG_SOURCES``; on Linux the kernel log and bluetoothd's journal) are read since
-a high-water mark exactly as in :mod:`.app_crash` (same memory, same first-run rule: start at
-now minus one interval); file sources (``FILE_SOURCES``; on Linux CUPS's error_log) are read
-from a byte offset the backend keeps in an opaque cursor, which survives rotation and
-truncation; on the first run only their lines of the last interval are kept.
+a high-water mark exactly as in :mod:`.app_crash` (same memory, :mod:`.logmemory`; same
+first-run rule: start at now minus one interval); file sources (``FILE_SOURCES``; on Linux
+CUPS's error_log) are read from a byte offset the backend keeps in an opaque cursor, which
+survives rotation and truncation; on the first run only their lines of the last interval are
+kept.
 
 One sample per failure line, no collapsing (an incident of four retries is four samples: the
 count is the signal), but at most ``MAX_PER_RUN`` per run, taken fairly across devices so one
@@ -37,8 +38,8 @@ from dexpulse.schema.events import PeripheralFailureSample
 
 from .. import platform
 from ..platform import NoData
-from .app_crash import MAX_PER_RUN, Memory, SourceHealth, cap_fairly, prepare, take
 from .base import Context, Sampler, register
+from .logmemory import MAX_PER_RUN, Memory, SourceHealth, cap_fairly, read_marked
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +60,13 @@ class PeripheralFailureSampler(Sampler):
         interval = timedelta(seconds=self.ctx.config.samplers.peripheral_failure.interval_s)
         marks: dict[str, Any] = state.setdefault("marks", {})
         cursors: dict[str, Any] = state.setdefault("cursors", {})
-        found: list[PeripheralFailureSample] = []
-        out: list[SampleBase] = []
-        unavailable = 0
         sources = len(backend.LOG_SOURCES) + len(backend.FILE_SOURCES)
-        for source, read in backend.LOG_SOURCES.items():
-            mark, since = prepare(marks.get(source), now, interval)
-            try:
-                batch = read(self.ctx.host, since, now)
-            except NoData as why:
-                log.debug("%s: source %s unavailable: %s", self.name, source, why)
-                unavailable += 1
-                continue
-            except Exception as exc:  # one broken source must not silence the others
-                out += self.health.failed(source, exc, now)
-                continue
-            self.health.ok(source)
-            fresh, mark = take(mark, batch, now, interval)
-            marks[source] = mark.dump()
-            found += [entry.sample for entry in fresh]
+        fresh, out, unavailable = read_marked(
+            backend.LOG_SOURCES, marks, self.ctx.host, now, interval, self.health, log
+        )
+        found: list[PeripheralFailureSample] = [
+            entry.sample for entries in fresh.values() for entry in entries
+        ]
         for source, read_file in backend.FILE_SOURCES.items():
             cursor = cursors.get(source)
             try:

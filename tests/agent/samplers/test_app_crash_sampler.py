@@ -16,16 +16,16 @@ import pytest
 from dexpulse.agent.config import AgentConfig
 from dexpulse.agent.platform import CommandResult, Host, NoData
 from dexpulse.agent.platform._linux.crashes import EPOCH, Batch, Entry
-from dexpulse.agent.samplers.app_crash import (
+from dexpulse.agent.samplers.app_crash import AppCrashSampler
+from dexpulse.agent.samplers.base import Context
+from dexpulse.agent.samplers.logmemory import (
     MAX_LOOKBACK,
     MAX_SEEN,
-    AppCrashSampler,
     Mark,
     cap_fairly,
     prepare,
     take,
 )
-from dexpulse.agent.samplers.base import Context
 from dexpulse.agent.state import StateStore
 from dexpulse.schema import AgentHealthSample, SampleBase
 from dexpulse.schema.events import AppCrashSample
