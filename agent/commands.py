@@ -25,7 +25,6 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """The agent service: samplers, spool, uploader and health report, wired and scheduled.
 
-``AgentService`` owns the pieces; :meth:`run_forever` schedules them with APScheduler (one job
+``AgentService`` owns the pieces; :meth:`run_forever` schedules them on one thread (one job
 per enabled sampler at its interval, an upload round, a health report) until SIGTERM/SIGINT.
 Every job is guarded: an exception is logged and the next run happens as scheduled.
 """
@@ -13,10 +13,9 @@ import random
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version
-from typing import Any
 
 import psutil
 
@@ -27,6 +26,7 @@ from .config import AgentConfig
 from .enroll import Credentials, EnrollError, enroll, load_credentials, save_credentials
 from .platform import OS_NAME, Host, current
 from .samplers import Context, Supervisor, load_all
+from .scheduler import Scheduler
 from .spool import Spool
 from .state import StateStore
 from .status import AgentStatus, SamplerStatus, iso, write_status
@@ -82,7 +82,7 @@ class AgentService:
             Supervisor(cls(self.ctx), getattr(self.config.samplers, name), clock=clock)
             for name, cls in sorted(load_all().items())
         ]
-        self._scheduler: Any = None
+        self._scheduler: Scheduler | None = None
         self.uploader = Uploader(
             self.spool,
             self.transport,
@@ -225,19 +225,13 @@ class AgentService:
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
         """Run until SIGTERM/SIGINT (or ``stop`` is set); the spool is closed cleanly."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         stop = stop or threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
-        scheduler = BackgroundScheduler(
-            timezone=UTC,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
-        )
+        scheduler = Scheduler()
         self._scheduler = scheduler
         self._schedule(scheduler, first=True)
-        scheduler.start()
         log.info(
             "dexpulse agent %s running (pid %d), %d samplers",
             agent_version(),
@@ -245,57 +239,30 @@ class AgentService:
             len(self.enabled()),
         )
         try:
-            stop.wait()
+            scheduler.run_until(stop)
         finally:
             self._scheduler = None
-            scheduler.shutdown(wait=True)
             self.spool.close()
             log.info("dexpulse agent stopped")
 
-    def _schedule(self, scheduler: Any, first: bool = False) -> None:
+    def _schedule(self, scheduler: Scheduler, first: bool = False) -> None:
         """(Re)create the jobs for the current config; first runs are spread at random."""
-        start = datetime.now(UTC)
         rng = random.Random()
-
-        def add(name: str, job: Callable[[], Any], every_s: float, first_in_s: float) -> None:
-            scheduler.add_job(
-                _guarded(name, job),
-                "interval",
-                seconds=every_s,
-                id=name,
-                name=name,
-                replace_existing=True,
-                next_run_time=start + timedelta(seconds=first_in_s),
-            )
-
         for sup in self.supervisors:
             job = f"sampler:{sup.name}"
             if not sup.settings.enabled:
-                if scheduler.get_job(job) is not None:
-                    scheduler.remove_job(job)
+                scheduler.remove(job)
                 continue
             every = sup.settings.interval_s
-            add(
-                job,
-                partial(self.sample, sup),
-                every,
-                rng.uniform(1, min(15.0, every)) if first else rng.uniform(0, every),
-            )
-        add("upload", self.upload, self.config.upload.interval_s, 5 if first else 1)
-        add(
+            first_in = rng.uniform(1, min(15.0, every)) if first else rng.uniform(0, every)
+            scheduler.every(job, partial(self.sample, sup), every, first_in)
+        scheduler.every("upload", self.upload, self.config.upload.interval_s, 5 if first else 1)
+        scheduler.every(
             "checkin",
             self.check_in,
             self.checkin_interval_s,
             2 if first else self.checkin_interval_s,
         )
-        add("health", self.health, HEALTH_INTERVAL_S, 30 if first else HEALTH_INTERVAL_S)
-
-
-def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            job()
-        except Exception:  # a job's failure is logged; the schedule goes on
-            log.exception("job %s failed", name)
-
-    return run
+        scheduler.every(
+            "health", self.health, HEALTH_INTERVAL_S, 30 if first else HEALTH_INTERVAL_S
+        )

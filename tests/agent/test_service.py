@@ -172,3 +172,22 @@ def test_the_service_runs_samples_and_uploads_until_stopped(tmp_path: Path) -> N
             stop.set()
             runner.join(timeout=30)
         assert not runner.is_alive()
+
+
+def test_a_full_spool_says_how_many_samples_it_dropped(tmp_path: Path) -> None:
+    config = AgentConfig.model_validate(
+        {"state_dir": str(tmp_path), "spool": {"max_bytes": 1024 * 1024}}
+    )
+    agent = AgentService(config)
+    filler = [
+        AgentHealthSample(ts=datetime.now(UTC), component="x", status="ok", message="m" * 4000)
+        for _ in range(400)
+    ]
+    agent.spool.put(filler)  # about 1.6 MiB into a 1 MiB spool
+    report = agent.health()
+    assert report.spool_dropped_samples is not None and report.spool_dropped_samples > 0
+    assert report.spool_bytes is not None and report.spool_bytes <= 1024 * 1024
+    pending = agent.spool.pending_samples()
+    assert pending[-1]["component"] == "agent"  # the report itself is spooled for upload
+    assert pending[-1]["spool_dropped_samples"] == report.spool_dropped_samples
+    agent.spool.close()
