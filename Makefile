@@ -50,6 +50,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python bench/gzip_bomb.py
+	$(BIN)/python bench/agent_footprint.py
 
 clean:
 	rm -rf $(VENV) .typecheck .pytest_cache .mypy_cache .ruff_cache

@@ -55,6 +55,7 @@ DEFAULTS = {
 @dataclass
 class Footprint:
     rss_mib: list[float]
+    pss_mib: list[float]
     fds: list[int]
     cpu_s: float
     wall_s: float
@@ -68,6 +69,14 @@ class Footprint:
 def proc_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def proc_pss_mib(pid: int) -> float:
+    """Proportional set size: shared library pages divided among the processes sharing them."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -110,11 +119,12 @@ def measure(
     try:
         time.sleep(warmup)
         cpu0, t0, sent0 = proc_cpu_s(proc.pid), time.monotonic(), sent_bytes(status)
-        rss, fds = [], []
+        rss, pss, fds = [], [], []
         while time.monotonic() - t0 < duration:
             if proc.poll() is not None:
                 raise RuntimeError(f"{cmd} exited with {proc.returncode}")
             rss.append(proc_rss_mib(proc.pid))
+            pss.append(proc_pss_mib(proc.pid))
             fds.append(len(os.listdir(f"/proc/{proc.pid}/fd")))
             time.sleep(1)
         cpu, wall = proc_cpu_s(proc.pid) - cpu0, time.monotonic() - t0
@@ -122,7 +132,7 @@ def measure(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return Footprint(rss, fds, cpu, wall, sent)
+    return Footprint(rss, pss, fds, cpu, wall, sent)
 
 
 def sent_bytes(status: Path | None) -> int:
@@ -136,7 +146,8 @@ def report(name: str, fp: Footprint, per_day_factor: float) -> None:
     per_day_mb = fp.sent_bytes / fp.wall_s * 86400 / per_day_factor / 1e6 if fp.sent_bytes else 0
     print(
         f"{name:<28} RSS median {statistics.median(fp.rss_mib):5.1f} MiB, "
-        f"max {max(fp.rss_mib):5.1f} MiB; CPU {fp.cpu_percent:6.3f} % of one core; "
+        f"max {max(fp.rss_mib):5.1f} MiB (PSS median {statistics.median(fp.pss_mib):5.1f}); "
+        f"CPU {fp.cpu_percent:6.3f} % of one core; "
         f"open files {min(fp.fds)}..{max(fp.fds)} (first {fp.fds[0]}, last {fp.fds[-1]})"
         + (f"; uploaded {per_day_mb:.2f} MB per device-day" if fp.sent_bytes else "")
     )
