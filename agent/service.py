@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from importlib.metadata import version
 
 import psutil
@@ -39,6 +39,7 @@ HEALTH_INTERVAL_S = 900.0
 CHECKIN_INTERVAL_S = 300.0
 
 
+@cache
 def agent_version() -> str:
     return version("dexpulse")
 
@@ -67,8 +68,14 @@ class AgentService:
             max_bytes=config.spool.max_bytes,
             max_age_s=config.spool.max_age_days * 86400,
         )
-        self._credentials = load_credentials(config.state_dir)
-        self._facts = current.device_facts(self.host)
+        try:
+            self._credentials = load_credentials(config.state_dir)
+        except EnrollError as exc:  # a damaged file must not stop the agent: enroll afresh
+            log.error("%s", exc)
+            self._credentials = None
+        self._agent_info = AgentInfo(
+            version=agent_version(), os=OS_NAME, **current.device_facts(self.host)
+        )
         self._process = psutil.Process()
         self._process.cpu_percent(None)
         self.checkin = CheckinClient(
@@ -110,7 +117,7 @@ class AgentService:
         return self._credentials
 
     def agent_info(self) -> AgentInfo:
-        return AgentInfo(version=agent_version(), os=OS_NAME, **self._facts)
+        return self._agent_info
 
     def enroll(self) -> Credentials | None:
         """Enroll with the configured URL and secret; None (logged) if that is not possible."""

@@ -1,7 +1,8 @@
 """The agent's footprint on a laptop: memory, CPU, open files and bytes uploaded per day.
 
 Starts a collector on loopback (SQLite in a temp dir), then runs ``dexpulse agent run``
-enrolled against it, twice: at the default intervals, and with every interval divided by
+enrolled against it, installed as a laptop installs it (``pip install '.[agent]'`` into a fresh
+virtualenv, so no collector or test packages sit in its site-packages), twice: at the default intervals, and with every interval divided by
 ``--factor`` (to see the cost per cycle and any growth sooner). The process is read from
 /proc once a second. Beside it runs the floor: a bare Python process that imports psutil.
 
@@ -9,6 +10,7 @@ Targets (issue 3): <= 40 MiB RSS, <= 0.5 % of one core at default intervals, <= 
 per device-day, a flat count of open files.
 
     .venv/bin/python bench/agent_footprint.py [--duration 300] [--accelerated 120] [--factor 20]
+        [--python PATH]   # measure an agent already installed there instead
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import CLI, Server, serve
+from harness import Server, serve
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TICK = os.sysconf("SC_CLK_TCK")
 SAMPLERS = (
@@ -153,18 +157,29 @@ def report(name: str, fp: Footprint, per_day_factor: float) -> None:
     )
 
 
+def agent_python(work: Path) -> str:
+    """A fresh virtualenv holding only ``dexpulse[agent]``, as on a laptop; its python."""
+    venv = work / "agent-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", f"{ROOT}[agent]"], check=True)
+    return python
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=300, help="seconds at defaults")
     parser.add_argument("--accelerated", type=float, default=120, help="seconds accelerated")
     parser.add_argument("--factor", type=float, default=20, help="interval divisor")
     parser.add_argument("--warmup", type=float, default=20, help="seconds before measuring")
+    parser.add_argument("--python", help="an interpreter with dexpulse[agent] installed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        python = args.python or agent_python(work)
         with serve(f"sqlite:///{work / 'c.db'}", work) as server:
             floor = measure(
-                [sys.executable, "-c", "import psutil, time; time.sleep(1e6)"],
+                [python, "-c", "import psutil, time; time.sleep(1e6)"],
                 min(args.duration, 30),
                 2,
             )
@@ -177,7 +192,15 @@ def main() -> None:
                 config = agent_config(server, state, factor)
                 results[label] = (
                     measure(
-                        [*CLI, "agent", "--config", str(config), "run"],
+                        [
+                            python,
+                            "-m",
+                            "dexpulse.agent.cli",
+                            "agent",
+                            "--config",
+                            f"{config}",
+                            "run",
+                        ],
                         duration,
                         args.warmup,
                         state / "status.json",

@@ -191,3 +191,11 @@ def test_a_full_spool_says_how_many_samples_it_dropped(tmp_path: Path) -> None:
     assert pending[-1]["component"] == "agent"  # the report itself is spooled for upload
     assert pending[-1]["spool_dropped_samples"] == report.spool_dropped_samples
     agent.spool.close()
+
+
+def test_damaged_credentials_do_not_stop_the_agent(tmp_path: Path) -> None:
+    (tmp_path / "credentials.json").write_text("{not json")
+    agent = AgentService(AgentConfig(state_dir=tmp_path))
+    assert agent.credentials() is None  # it will enroll afresh when it has a secret
+    assert agent.upload() == 0
+    agent.spool.close()
