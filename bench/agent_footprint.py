@@ -2,9 +2,10 @@
 
 Starts a collector on loopback (SQLite in a temp dir), then runs ``dexpulse agent run``
 enrolled against it, installed as a laptop installs it (``pip install '.[agent]'`` into a fresh
-virtualenv, so no collector or test packages sit in its site-packages), twice: at the default intervals, and with every interval divided by
-``--factor`` (to see the cost per cycle and any growth sooner). The process is read from
-/proc once a second. Beside it runs the floor: a bare Python process that imports psutil.
+virtualenv, so no collector or test packages sit in its site-packages), twice: at the default
+intervals, and with every interval divided by ``--factor`` (to see the cost per cycle and any
+growth sooner). The process is read from /proc once a second. Beside it runs the floor: a
+bare Python process that imports psutil.
 
 Targets (issue 3): <= 40 MiB RSS, <= 0.5 % of one core at default intervals, <= 5 MB uploaded
 per device-day, a flat count of open files.
