@@ -56,6 +56,40 @@ REQUIRED = {
 }
 
 
+# Windows and macOS formats (issue 4), read here on Linux like any other capture.
+REQUIRED.update(
+    {
+        "windows-netsh-wlan": (
+            "wifi/windows/netsh_wlan_interfaces_de_2/windows_netsh_wlan_interfaces_de_2.txt",
+            "wifi",
+        ),
+        "windows-event-xml": (
+            "crashes/windows/event_1000_application_error_win11_named_data_1/"
+            "windows_event_1000_application_error_win11_named_data_1.xml",
+            "app_crash",
+        ),
+        "windows-event-text": (
+            "peripherals/windows/event_kernel_pnp_411_rendered_en_1/"
+            "windows_event_kernel_pnp_411_rendered_en_1.txt",
+            "peripheral_failure",
+        ),
+        "macos-system-profiler-airport": (
+            "wifi/macos/system_profiler_SPAirPortDataType_15_5_1/"
+            "macos_system_profiler_SPAirPortDataType_15_5_1.json",
+            "wifi",
+        ),
+        "macos-wdutil": (
+            "wifi/macos/wdutil_info_macos15_redacted_1/macos_wdutil_info_macos15_redacted_1.txt",
+            "wifi",
+        ),
+        "macos-ips": (
+            "crashes/macos/ips_crash_309_macos15_1/macos_ips_crash_309_macos15_1.ips",
+            "app_crash",
+        ),
+    }
+)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
