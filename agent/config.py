@@ -45,6 +45,7 @@ class SamplersConfig(Section):
         4 * 3600, "Download/upload speed against the collector, on AC power only."
     )
     app_crash: SamplerSettings = _every(60, "New application crash reports.")
+    app_hang: SamplerSettings = _every(60, "Applications that stopped responding (Windows).")
     peripheral_failure: SamplerSettings = _every(60, "USB, Bluetooth and printer failures.")
     boot: SamplerSettings = _every(3600, "Boot duration, reported once per boot.")
     battery: SamplerSettings = _every(86400, "Battery charge and health.")

@@ -32,29 +32,20 @@ from harness import Server, serve
 ROOT = Path(__file__).resolve().parent.parent
 
 TICK = os.sysconf("SC_CLK_TCK")
-SAMPLERS = (
-    "system",
-    "wifi",
-    "network_probe",
-    "throughput",
-    "app_crash",
-    "peripheral_failure",
-    "boot",
-    "battery",
-    "inventory",
-)
 DEFAULTS = {
     "system": 60,
     "wifi": 60,
     "network_probe": 60,
     "throughput": 4 * 3600,
     "app_crash": 60,
+    "app_hang": 60,
     "peripheral_failure": 60,
     "boot": 3600,
     "battery": 86400,
     "inventory": 3600,
     "upload": 60,
 }
+SAMPLERS = [name for name in DEFAULTS if name != "upload"]
 
 
 @dataclass
