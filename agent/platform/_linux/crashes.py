@@ -23,14 +23,11 @@ that boot (dmesg, which keeps no wall-clock time).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from dexpulse.schema import SampleBase
 from dexpulse.schema.events import AppCrashSample, PeripheralFailureSample
@@ -40,12 +37,11 @@ from ...parsers.apport import parse_apport
 from ...parsers.coredump import parse_coredumpctl_json, parse_coredumpctl_list
 from ...parsers.kernel_log import parse_kernel_log
 from ..host import Host, NoData
+from ..logbatch import EPOCH, WALL, Batch, Entry, fingerprint, local_zone
 from . import boot
 
 log = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-WALL = "wall"
 COREDUMPCTL_JSON = ("coredumpctl", "-q", "--json=short", "list")
 COREDUMPCTL_TABLE = ("coredumpctl", "-q", "--no-pager", "--no-legend", "list")
 # _TRANSPORT=kernel rather than -k: -k implies -b, which would lose the kernel lines of the
@@ -53,57 +49,13 @@ COREDUMPCTL_TABLE = ("coredumpctl", "-q", "--no-pager", "--no-legend", "list")
 JOURNAL_KERNEL = ("journalctl", "_TRANSPORT=kernel", "-o", "short-iso-precise", "--no-pager", "-q")
 DMESG = ("dmesg",)
 CRASH_DIR = "/var/crash"
-LOCALTIME = "/etc/localtime"
 APPORT_HEAD_BYTES = 512 * 1024
 _LINE_CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Entry:
-    key: float
-    """Position on the batch's timeline (see the module notes)."""
-    fp: str
-    """Stable identity of the entry: the same line or report read twice has the same one."""
-    sample: SampleBase
-
-
-@dataclass(frozen=True)
-class Batch:
-    timeline: str
-    entries: list[Entry]
-    horizon: float | None
-    """Every entry up to this key was visible when read (None: unknown, do not advance)."""
-    origin: datetime
-    """The instant at key 0: the epoch for "wall", the boot time for "boot:<id>"."""
-
-    def only(self, kind: type[SampleBase]) -> Batch:
-        return Batch(
-            self.timeline,
-            [e for e in self.entries if isinstance(e.sample, kind)],
-            self.horizon,
-            self.origin,
-        )
-
-
-def fingerprint(*parts: object) -> str:
-    """A short stable digest of ``parts`` (kept in the state store, so small)."""
-    text = "\x1f".join("" if part is None else str(part) for part in parts)
-    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()
 
 
 def since_arg(since: datetime) -> str:
     """``--since=@<whole seconds>``, rounded down so nothing at the boundary is skipped."""
     return f"--since=@{(since - EPOCH) // timedelta(seconds=1)}"
-
-
-def local_zone(host: Host) -> tzinfo:
-    """This machine's time zone (from /etc/localtime), for logs that write local time; UTC
-    when there is none (as glibc does)."""
-    try:
-        with host.path(LOCALTIME).open("rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
-    except (OSError, ValueError):
-        return UTC
 
 
 def _wall(samples: list[SampleBase], now: datetime, source: str) -> Batch:

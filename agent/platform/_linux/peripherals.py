@@ -28,7 +28,8 @@ from ...parsers import ParseContext, ParseError
 from ...parsers.bluez import parse_bluez
 from ...parsers.cups import parse_cups
 from ..host import Host, NoData
-from .crashes import EPOCH, WALL, Batch, Entry, fingerprint, kernel_log, since_arg
+from ..logbatch import EPOCH, WALL, Batch, Entry, fingerprint
+from .crashes import kernel_log, since_arg
 
 log = logging.getLogger(__name__)
 

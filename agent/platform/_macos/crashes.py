@@ -34,8 +34,8 @@ from dexpulse.schema.events import AppCrashSample
 
 from ...parsers import ParseContext, ParseError
 from ...parsers.ips import parse_crash, parse_ips
-from .._linux.crashes import EPOCH, WALL, Batch, Entry, fingerprint, local_zone
 from ..host import Host, NoData
+from ..logbatch import EPOCH, WALL, Batch, Entry, fingerprint, local_zone
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from datetime import datetime
 from dexpulse.schema.events import AppCrashSample
 
 from ..host import Host
-from .eventlog import Batch, event_batch
+from ..logbatch import Batch
+from .eventlog import event_batch
 
 APPLICATION_LOG = "Application"
 CRASH_EVENTS = (1000,)

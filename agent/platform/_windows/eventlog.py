@@ -20,10 +20,8 @@ seconds since the epoch, a stable fingerprint per event.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dexpulse.schema import SampleBase
@@ -31,38 +29,12 @@ from dexpulse.schema import SampleBase
 from ...parsers import ParseContext, ParseError
 from ...parsers.wevt import Event, event_samples, read_xml_events
 from ..host import Host
+from ..logbatch import EPOCH, WALL, Batch, Entry, fingerprint
 
 log = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-WALL = "wall"
 MAX_EVENTS = 500
 """Events read per query and run; a longer backlog is read over the next runs."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    key: float
-    fp: str
-    sample: SampleBase
-
-
-@dataclass(frozen=True)
-class Batch:
-    timeline: str
-    entries: list[Entry]
-    horizon: float | None
-    origin: datetime
-
-    def only(self, kind: type[SampleBase]) -> Batch:
-        kept = [e for e in self.entries if isinstance(e.sample, kind)]
-        return Batch(self.timeline, kept, self.horizon, self.origin)
-
-
-def fingerprint(*parts: object) -> str:
-    """A short stable digest of ``parts`` (kept in the state store, so small)."""
-    text = "\x1f".join("" if part is None else str(part) for part in parts)
-    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()
 
 
 def system_time(since: datetime) -> str:

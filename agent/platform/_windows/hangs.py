@@ -21,7 +21,8 @@ from dexpulse.schema.events import AppHangSample
 
 from ...parsers.wevt import samples_from_events
 from ..host import Host
-from .eventlog import EPOCH, MAX_EVENTS, WALL, Batch, Entry, fingerprint, read_events
+from ..logbatch import EPOCH, WALL, Batch, Entry, fingerprint
+from .eventlog import MAX_EVENTS, read_events
 
 APPLICATION_LOG = "Application"
 HANG_EVENTS = (1001, 1002)

@@ -21,7 +21,8 @@ from typing import Any
 from dexpulse.schema.events import PeripheralFailureSample
 
 from ..host import Host
-from .eventlog import Batch, event_batch
+from ..logbatch import Batch
+from .eventlog import event_batch
 
 PNP_LOG = "Microsoft-Windows-Kernel-PnP/Configuration"
 PNP_EVENTS = (411,)

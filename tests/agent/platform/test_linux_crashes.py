@@ -20,9 +20,9 @@ from dexpulse.agent.platform._linux.crashes import (
     coredumps,
     kernel_crashes,
     kernel_log,
-    local_zone,
     read_report_head,
 )
+from dexpulse.agent.platform.logbatch import local_zone
 from dexpulse.schema.events import AppCrashSample, PeripheralFailureSample
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"

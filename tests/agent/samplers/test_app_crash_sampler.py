@@ -15,7 +15,7 @@ import pytest
 
 from dexpulse.agent.config import AgentConfig
 from dexpulse.agent.platform import CommandResult, Host, NoData
-from dexpulse.agent.platform._linux.crashes import EPOCH, Batch, Entry
+from dexpulse.agent.platform.logbatch import EPOCH, Batch, Entry
 from dexpulse.agent.samplers.app_crash import AppCrashSampler
 from dexpulse.agent.samplers.base import Context
 from dexpulse.agent.samplers.logmemory import (
