@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakehost import Machine
 
-from dexpulse.agent.platform import CommandResult, Host, NoData
+from dexpulse.agent.platform import NoData
 from dexpulse.agent.platform._linux import crashes
 from dexpulse.agent.platform._linux.crashes import (
     COREDUMPCTL_JSON,
@@ -35,34 +34,6 @@ BERLIN = Path("/usr/share/zoneinfo/Europe/Berlin")
 def fixture(area: str, case: str, ext: str = "txt") -> str:
     path = FIXTURES / area / "linux" / case / f"linux_{case}.{ext}"
     return path.read_text(encoding="utf-8")
-
-
-class Machine:
-    """A fake root and a runner answering argv tuples; unknown tools are not installed."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.root.mkdir()
-        self.outputs: dict[tuple[str, ...], CommandResult] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.host = Host(root=self.root, run=self.run)
-
-    def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
-        self.calls.append(tuple(argv))
-        if tuple(argv) not in self.outputs:
-            raise NoData(f"{argv[0]} is not installed")
-        return self.outputs[tuple(argv)]
-
-    def answer(self, argv: tuple[str, ...], stdout: str, rc: int = 0, stderr: str = "") -> None:
-        self.outputs[argv] = CommandResult(rc, stdout, stderr)
-
-    def file(self, path: str, text: str, mtime: datetime | None = None) -> Path:
-        target = self.root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        if mtime is not None:
-            os.utime(target, (mtime.timestamp(), mtime.timestamp()))
-        return target
 
 
 @pytest.fixture

@@ -8,17 +8,17 @@ Mac: no recorded SPPowerDataType output is in the fixtures.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakehost import Machine
 
 from dexpulse.agent import platform
 from dexpulse.agent.config import AgentConfig
 from dexpulse.agent.parsers import ParseError
-from dexpulse.agent.platform import CommandResult, Host, NoData
+from dexpulse.agent.platform import NoData
 from dexpulse.agent.platform._macos import battery
 from dexpulse.agent.platform._macos.battery import SYSTEM_PROFILER, battery_samples
 from dexpulse.agent.samplers.base import Context
@@ -71,26 +71,6 @@ def charger(connected: str, charging: str = "FALSE") -> dict[str, Any]:
         "sppower_battery_charger_connected": connected,
         "sppower_battery_is_charging": charging,
     }
-
-
-class Machine:
-    """A fake root and a runner answering argv tuples; unknown tools are not installed."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.root.mkdir()
-        self.outputs: dict[tuple[str, ...], CommandResult] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.host = Host(root=self.root, run=self.run)
-
-    def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
-        self.calls.append(tuple(argv))
-        if tuple(argv) not in self.outputs:
-            raise NoData(f"{argv[0]} is not installed")
-        return self.outputs[tuple(argv)]
-
-    def answer(self, argv: tuple[str, ...], stdout: str, rc: int = 0, stderr: str = "") -> None:
-        self.outputs[argv] = CommandResult(rc, stdout, stderr)
 
 
 @pytest.fixture

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakehost import Machine
 
 from dexpulse.agent import platform
 from dexpulse.agent.config import AgentConfig
-from dexpulse.agent.platform import CommandResult, Host, NoData, _macos
+from dexpulse.agent.platform import NoData, _macos
 from dexpulse.agent.platform._macos import boot
 from dexpulse.agent.platform._macos.boot import BOOT_SESSION, BOOT_TIME
 from dexpulse.agent.samplers.base import Context
@@ -25,26 +25,6 @@ BOOTTIME = f"{{ sec = {int(BOOTED.timestamp())}, usec = 412345 }} Fri Nov 27 07:
 SESSION = "6C1D2E3F-4A5B-4C6D-8E9F-0A1B2C3D4E5F\n"
 # the shape of `sw_vers` on macOS 15 (hand-made from its documented three lines)
 SW_VERS = "ProductName:\t\tmacOS\nProductVersion:\t\t15.5\nBuildVersion:\t\t24F74\n"
-
-
-class Machine:
-    """A fake root and a runner answering argv tuples; unknown tools are not installed."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.root.mkdir()
-        self.outputs: dict[tuple[str, ...], CommandResult] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.host = Host(root=self.root, run=self.run)
-
-    def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
-        self.calls.append(tuple(argv))
-        if tuple(argv) not in self.outputs:
-            raise NoData(f"{argv[0]} is not installed")
-        return self.outputs[tuple(argv)]
-
-    def answer(self, argv: tuple[str, ...], stdout: str, rc: int = 0, stderr: str = "") -> None:
-        self.outputs[argv] = CommandResult(rc, stdout, stderr)
 
 
 @pytest.fixture

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakehost import Machine as FakeMachine
 
 from dexpulse.agent import platform
 from dexpulse.agent.config import AgentConfig
-from dexpulse.agent.platform import CommandResult, Host, NoData
+from dexpulse.agent.platform import NoData
 from dexpulse.agent.platform._macos import crashes
 from dexpulse.agent.platform._macos.crashes import SOURCES, system_reports, user_reports
 from dexpulse.agent.samplers.app_crash import AppCrashSampler
@@ -37,31 +36,9 @@ JETSAM = (
 # hand-made from the documented .ips layout: a Jetsam event's header line and a stub body
 
 
-class Machine:
-    """A fake root and a runner answering argv tuples; unknown tools are not installed."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.root.mkdir()
-        self.outputs: dict[tuple[str, ...], CommandResult] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.host = Host(root=self.root, run=self.run)
-
-    def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
-        self.calls.append(tuple(argv))
-        if tuple(argv) not in self.outputs:
-            raise NoData(f"{argv[0]} is not installed")
-        return self.outputs[tuple(argv)]
-
-    def file(self, path: str, text: str, mtime: datetime = NOW) -> Path:
-        target = self.root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        os.utime(target, (mtime.timestamp(), mtime.timestamp()))
-        return target
-
-    def answer(self, argv: tuple[str, ...], stdout: str, rc: int = 0, stderr: str = "") -> None:
-        self.outputs[argv] = CommandResult(rc, stdout, stderr)
+class Machine(FakeMachine):
+    def file(self, path: str, text: str, mtime: datetime | None = NOW) -> Path:
+        return super().file(path, text, mtime)
 
 
 @pytest.fixture

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakehost import Machine
 
 from dexpulse.agent import platform
 from dexpulse.agent.config import AgentConfig
-from dexpulse.agent.platform import CommandResult, Host, NoData
+from dexpulse.agent.platform import CommandResult, NoData
 from dexpulse.agent.platform._macos import wifi
 from dexpulse.agent.platform._macos.wifi import SYSTEM_PROFILER, WDUTIL, read_wifi
 from dexpulse.agent.samplers.base import Context
@@ -30,26 +30,6 @@ PROFILER_ON = fixture("system_profiler_SPAirPortDataType_15_5_1", "json")
 PROFILER_OFF = fixture("system_profiler_SPAirPortDataType_wifi_off_3", "json")
 WDUTIL_12 = fixture("wdutil_info_macos12_2")
 WDUTIL_15 = fixture("wdutil_info_macos15_redacted_1")
-
-
-class Machine:
-    """A fake root and a runner answering argv tuples; unknown tools are not installed."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.root.mkdir()
-        self.outputs: dict[tuple[str, ...], CommandResult] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.host = Host(root=self.root, run=self.run)
-
-    def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
-        self.calls.append(tuple(argv))
-        if tuple(argv) not in self.outputs:
-            raise NoData(f"{argv[0]} is not installed")
-        return self.outputs[tuple(argv)]
-
-    def answer(self, argv: tuple[str, ...], stdout: str, rc: int = 0, stderr: str = "") -> None:
-        self.outputs[argv] = CommandResult(rc, stdout, stderr)
 
 
 @pytest.fixture
