@@ -14,7 +14,8 @@ from pathlib import Path
 
 from dexpulse.schema import EnrollRequest, EnrollResponse
 
-from .platform import OS_NAME, Host, current
+from . import platform
+from .platform import Host
 from .transport import HttpResponse, Transport, TransportError
 
 CREDENTIALS_FILE = "credentials.json"
@@ -69,11 +70,11 @@ def enroll(
     timeout_s: float = 30.0,
 ) -> Credentials:
     """Enroll this machine; its new credentials (not yet saved)."""
-    facts = current.device_facts(host)
+    facts = platform.current.device_facts(host)
     request = EnrollRequest(
         enrollment_secret=secret,
         hostname=facts["hostname"] or "unknown",
-        os=OS_NAME,
+        os=platform.OS_NAME,
         os_version=facts["os_version"],
         os_build=facts["os_build"],
         model=facts["model"],

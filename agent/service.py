@@ -21,10 +21,11 @@ import psutil
 
 from dexpulse.schema import AgentHealthSample, AgentInfo, SampleBase
 
+from . import platform
 from .checkin import CheckinClient, effective_config
 from .config import AgentConfig
 from .enroll import Credentials, EnrollError, enroll, load_credentials, save_credentials
-from .platform import OS_NAME, Host, current
+from .platform import Host
 from .samplers import Context, Supervisor, load_all
 from .scheduler import Scheduler
 from .spool import Spool
@@ -74,7 +75,7 @@ class AgentService:
             log.error("%s", exc)
             self._credentials = None
         self._agent_info = AgentInfo(
-            version=agent_version(), os=OS_NAME, **current.device_facts(self.host)
+            version=agent_version(), os=platform.OS_NAME, **platform.current.device_facts(self.host)
         )
         self._process = psutil.Process()
         self._process.cpu_percent(None)

@@ -20,6 +20,13 @@ history to read at poll time. Per interface:
   A network that is unknown on either side (withheld, or not kept on disk, see below) counts
   as the same network; a different network is a ``disconnected`` then a ``connected``.
 
+Where the OS keeps its own log of Wi-Fi events (the backend's ``EVENT_SOURCES``: Windows'
+WLAN-AutoConfig channel), the kinds that log covers (connected, disconnected, and
+``auth_failed``, which polling cannot see) come from it instead, at their true time and with
+reason codes, read since a mark like the crash logs (:mod:`.logmemory`, state
+``wifi_event_log``); polling then adds only roams. When the log cannot be read in a run,
+polling reports every kind, as on Linux and macOS.
+
 No events against a previous poll older than ``max(3 x interval, 5 min)`` (the laptop slept,
 was off, or the agent was stopped): what happened meanwhile is unknown, and counting every
 suspend as a disconnect would bury real ones. The first poll after installation says nothing
@@ -42,6 +49,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any, Literal
 
 from dexpulse.schema import SampleBase, WifiEventSample, WifiSample
@@ -50,10 +58,12 @@ from .. import platform
 from ..config import IdentifierMode, PrivacyConfig
 from ..platform import NoData
 from .base import Context, Sampler, register
+from .logmemory import MAX_PER_RUN, Memory, SourceHealth, cap_fairly, read_marked
 
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
+EVENT_LOG_STATE = "wifi_event_log"
 MIN_STALE_S = 300.0
 MAX_AP_CACHE = 64
 _METRICS = ("rssi_dbm", "noise_dbm", "signal_percent", "channel", "frequency_mhz", "tx_rate_mbps")
@@ -126,6 +136,8 @@ class WifiSampler(Sampler):
         self._polled_at: datetime | None = None
         self._saved: tuple[dict[str, Any], datetime] | None = None
         self._ap_security: dict[str, str | None] = {}  # BSSID -> security, for the backend
+        self._log_memory = Memory(ctx.state, EVENT_LOG_STATE)
+        self._log_health = SourceHealth(self.name)
 
     @property
     def stale_after(self) -> timedelta:
@@ -143,6 +155,7 @@ class WifiSampler(Sampler):
             )
         except NoData as exc:  # no wireless interface (any more)
             readings, none_left = [], exc
+        logged, logged_kinds = self._logged_events(backend, now)
         before, polled_at = self._previous()
         fresh = polled_at is not None and timedelta(0) <= now - polled_at <= self.stale_after
         links: dict[str, _Link] = {}
@@ -160,10 +173,49 @@ class WifiSampler(Sampler):
             if fresh and link.connected and all(r.interface != iface for r in readings):
                 events.append(self._event(now, "disconnected", iface, link, "interface removed"))
         self._remember(links, now)
+        events = [e for e in events if getattr(e, "event", None) not in logged_kinds] + logged
         samples: list[SampleBase] = [self._shown(r) for r in readings if _has_reading(r)]
         if none_left is not None and not events:
             raise none_left
         return samples + events
+
+    # --- the OS's own event log -----------------------------------------------------------
+
+    def _logged_events(
+        self, backend: ModuleType, now: datetime
+    ) -> tuple[list[SampleBase], frozenset[str]]:
+        """Events from the OS's Wi-Fi log where the backend has one (``EVENT_SOURCES``, the
+        kinds it covers in ``EVENT_KINDS``), read since a mark as the crash sampler reads its
+        logs (:mod:`.logmemory`), identifiers protected; and the kinds that polling then
+        leaves to the log. No log, or not readable this run: no events and no kinds, so
+        polling reports them all."""
+        sources = getattr(backend, "EVENT_SOURCES", None)
+        if not sources:
+            return [], frozenset()
+        state = self._log_memory.begin()
+        interval = timedelta(seconds=self.ctx.config.samplers.wifi.interval_s)
+        fresh, out, _ = read_marked(
+            sources, state.setdefault("marks", {}), self.ctx.host, now, interval,
+            self._log_health, log,
+        )  # fmt: skip
+        found = sorted(
+            (e.sample for entries in fresh.values() for e in entries
+             if isinstance(e.sample, WifiEventSample)),
+            key=lambda s: s.ts,
+        )  # fmt: skip
+        out += [self._protected(e) for e in cap_fairly(found, lambda s: s.interface, MAX_PER_RUN)]
+        self._log_memory.end(state, emitted=bool(out))
+        kinds: frozenset[str] = frozenset(backend.EVENT_KINDS) if fresh else frozenset()
+        return out, kinds
+
+    def _protected(self, event: WifiEventSample) -> WifiEventSample:
+        return event.model_copy(
+            update={
+                "ssid": self.privacy.protect("ssid", event.ssid),
+                "bssid": self.privacy.protect("bssid", event.bssid),
+                "previous_bssid": self.privacy.protect("bssid", event.previous_bssid),
+            }
+        )
 
     # --- change detection ---------------------------------------------------------------
 

@@ -1,4 +1,6 @@
-"""Windows Wi-Fi backend: netsh wlan show interfaces through a fake runner, and the sampler."""
+"""Windows Wi-Fi backend on its netsh path (no Native Wifi API: pinned off, so these run alike
+on every OS): netsh wlan show interfaces through a fake runner, and the sampler. The API path
+is in test_windows_wlanapi.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from dexpulse.agent import platform
 from dexpulse.agent.config import AgentConfig
 from dexpulse.agent.platform import CommandResult, Host, NoData
-from dexpulse.agent.platform._windows import wifi
+from dexpulse.agent.platform._windows import wifi, wlanapi
 from dexpulse.agent.samplers.base import Context
 from dexpulse.agent.samplers.wifi import WifiSampler
 from dexpulse.agent.state import StateStore
@@ -37,6 +39,12 @@ class Runner:
         if tuple(argv) not in self.outputs:
             raise NoData(f"{argv[0]} is not installed")
         return self.outputs[tuple(argv)]
+
+
+@pytest.fixture(autouse=True)
+def no_native_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without wlanapi.dll (and as off Windows): netsh answers."""
+    monkeypatch.setattr(wlanapi, "load", lambda: None)
 
 
 @pytest.fixture
