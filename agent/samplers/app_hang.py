@@ -9,9 +9,10 @@ A real sample (Windows Application Hang 1002)::
      "app_path": "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE",
      "report_id": "0c9b2b6e-1b1c-4c1f-9a53-7d2a3f1f4c1e"}
 
-Sources come from the OS backend (``platform.area("hangs").SOURCES``; on Windows the
-Application log's hang events); an OS without one (Linux, macOS for now) raises NoData, a
-normal result. Each source is read since its own mark with :func:`.logmemory.read_marked`
+Sources come from the OS backend (``platform.area("hangs").SOURCES``: on Windows the
+Application log's hang events, on macOS spindump's ``.hang``/``.spin`` reports in the
+DiagnosticReports folders); an OS without one (Linux: no system-wide record of a frozen window)
+raises NoData, a normal result. Each source is read since its own mark with :func:`.logmemory.read_marked`
 (memory, first-run rule, one-run-late commit: see :mod:`.logmemory`); at most ``MAX_PER_RUN``
 samples per run, shared fairly among apps.
 """

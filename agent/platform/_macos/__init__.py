@@ -1,5 +1,5 @@
 """macOS backend: device facts from ``sw_vers`` and ``sysctl hw.model``; one module per area
-beside this (wifi, crashes, battery, boot)."""
+beside this (wifi, crashes, hangs, peripherals, battery, boot, inventory)."""
 
 from __future__ import annotations
 
