@@ -76,6 +76,30 @@ def read_events(
         return []
 
 
+def newest_argv(log_name: str, event_ids: Collection[int], count: int) -> tuple[str, ...]:
+    """The argv of the newest ``count`` events with ``event_ids`` (``/rd:true``: newest
+    first), for a question about the latest occurrence rather than a backlog (boot event 100)."""
+    return (
+        "wevtutil", "qe", log_name, f"/q:{query(event_ids, None)}", "/f:xml", "/rd:true",
+        f"/c:{count}",
+    )  # fmt: skip
+
+
+def read_newest(
+    host: Host, log_name: str, event_ids: Collection[int], count: int, now: datetime
+) -> list[Event]:
+    """The newest ``count`` events of ``log_name`` with ``event_ids``, newest first; NoData if
+    the log cannot be read (as :func:`read_events`)."""
+    text = host.command(*newest_argv(log_name, event_ids, count))
+    if "<Event" not in text:
+        return []
+    try:
+        return read_xml_events(text, ParseContext(now=now))
+    except ParseError as exc:
+        log.debug("wevtutil %s: %s", log_name, exc)
+        return []
+
+
 def event_batch(
     host: Host,
     source: str,
