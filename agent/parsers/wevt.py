@@ -95,7 +95,7 @@ _POSITIONAL: dict[tuple[str, int], tuple[str, ...]] = {
 }  # fmt: skip
 _WLAN_FAILURES = {8002, 11002, 11006, 12013}
 _HANG_BUCKETS = {"apphangb1", "apphangxprocb1"}
-_CLASS_GUIDS = {
+CLASS_GUIDS = {
     "36fc9e60-c465-11cf-8056-444553540000": "usb",
     "e0cbf06c-cd8b-4647-bb8a-263b43f0f974": "bluetooth",
     "4d36e968-e325-11ce-bfc1-08002be10318": "display",
@@ -110,11 +110,11 @@ _CLASS_GUIDS = {
     "4d36e96f-e325-11ce-bfc1-08002be10318": "mouse",
     "4d36e972-e325-11ce-bfc1-08002be10318": "network",
 }
-_BUSES = {"usb": "usb", "usbstor": "usb", "bthenum": "bluetooth", "bthle": "bluetooth",
+BUSES = {"usb": "usb", "usbstor": "usb", "bthenum": "bluetooth", "bthle": "bluetooth",
           "bthledevice": "bluetooth", "hid": "hid", "display": "display", "hdaudio": "audio",
           "pci": "pci"}  # fmt: skip
-_VENDOR = re.compile(r"(?:VID|VEN)_([0-9A-F]{4})(?![0-9A-F])|VID&[0-9A-F]{4}([0-9A-F]{4})", re.I)
-_PRODUCT = re.compile(r"(?:PID|DEV)[_&]([0-9A-F]{4})(?![0-9A-F])", re.I)
+VENDOR = re.compile(r"(?:VID|VEN)_([0-9A-F]{4})(?![0-9A-F])|VID&[0-9A-F]{4}([0-9A-F]{4})", re.I)
+PRODUCT = re.compile(r"(?:PID|DEV)[_&]([0-9A-F]{4})(?![0-9A-F])", re.I)
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -329,13 +329,13 @@ def _device(ts: datetime, d: Mapping[str, str]) -> list[SampleBase]:
     error = f"problem code {problem}" if problem is not None else None
     if status:
         error = f"{error or 'problem'}, status 0x{status:08x}"
-    vendor, product = _VENDOR.search(device), _PRODUCT.search(device)
+    vendor, product = VENDOR.search(device), PRODUCT.search(device)
     guid = d.get("ClassGuid", "").strip().strip("{}").lower()
     bus = device.split("\\", 1)[0].lower()
     return [
         PeripheralFailureSample(
             ts=ts,
-            device_class=_CLASS_GUIDS.get(guid) or _BUSES.get(bus),
+            device_class=CLASS_GUIDS.get(guid) or BUSES.get(bus),
             device_id=device or None,
             vendor_id=(vendor[1] or vendor[2]).lower() if vendor else None,
             product_id=product[1].lower() if product else None,

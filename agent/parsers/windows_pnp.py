@@ -48,7 +48,7 @@ from dexpulse.schema.events import PeripheralFailureSample
 
 from . import ParseContext, ParseError, register
 from .ps_json import as_dicts, flag, integer, load, text
-from .wevt import _BUSES, _CLASS_GUIDS, _PRODUCT, _VENDOR
+from .wevt import BUSES, CLASS_GUIDS, PRODUCT, VENDOR
 
 CM_PROB = {
     1: "NOT_CONFIGURED", 2: "DEVLOADER_FAILED", 3: "OUT_OF_MEMORY", 4: "ENTRY_IS_WRONG_TYPE",
@@ -107,13 +107,13 @@ def device_class(class_name: str | None, class_guid: str | None, device_id: str)
     them), the bus, else the class name itself in lower case."""
     name = (class_name or "").strip().lower()
     guid = (class_guid or "").strip().strip("{}").lower()
-    found = _CLASS_NAMES.get(name) or _CLASS_GUIDS.get(guid) or _BUSES.get(bus_of(device_id))
+    found = _CLASS_NAMES.get(name) or CLASS_GUIDS.get(guid) or BUSES.get(bus_of(device_id))
     return found or (name[:64] or None)
 
 
 def vendor_product(device_id: str) -> tuple[str | None, str | None]:
     """USB/PCI/Bluetooth vendor and product ids in ``device_id`` (four lower-case hex digits)."""
-    vendor, product = _VENDOR.search(device_id), _PRODUCT.search(device_id)
+    vendor, product = VENDOR.search(device_id), PRODUCT.search(device_id)
     return (
         (vendor[1] or vendor[2]).lower() if vendor else None,
         product[1].lower() if product else None,

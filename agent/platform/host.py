@@ -29,7 +29,9 @@ Runner = Callable[[Sequence[str], float], CommandResult]
 
 
 def run_command(argv: Sequence[str], timeout: float) -> CommandResult:
-    """Run a tool with a C locale and a timeout; NoData if it is not installed."""
+    """Run a tool with a C locale and a timeout; NoData if it is not installed, may not be
+    run, or does not answer in time (it is killed): the sampler says "no data" this run and
+    asks again on the next, rather than counting a failure towards being disabled."""
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     try:
         done = subprocess.run(
@@ -45,6 +47,8 @@ def run_command(argv: Sequence[str], timeout: float) -> CommandResult:
         raise NoData(f"{argv[0]} is not installed") from None
     except PermissionError:
         raise NoData(f"not permitted to run {argv[0]}") from None
+    except subprocess.TimeoutExpired:  # killed by subprocess.run; a hung tool is not a crash
+        raise NoData(f"{argv[0]} gave no answer within {timeout:g} s") from None
     return CommandResult(done.returncode, done.stdout, done.stderr)
 
 

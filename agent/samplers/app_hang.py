@@ -12,7 +12,8 @@ A real sample (Windows Application Hang 1002)::
 Sources come from the OS backend (``platform.area("hangs").SOURCES``: on Windows the
 Application log's hang events, on macOS spindump's ``.hang``/``.spin`` reports in the
 DiagnosticReports folders); an OS without one (Linux: no system-wide record of a frozen window)
-raises NoData, a normal result. Each source is read since its own mark with :func:`.logmemory.read_marked`
+raises NoData, a normal result. Each source is read since its own mark with
+:func:`.logmemory.read_marked`
 (memory, first-run rule, one-run-late commit: see :mod:`.logmemory`); at most ``MAX_PER_RUN``
 samples per run, shared fairly among apps.
 """

@@ -54,6 +54,7 @@ import psutil
 from dexpulse.schema import InventoryApp, InventoryPeripheral
 
 from ..host import Host, NoData
+from ..portable import running_apps
 
 MAX_APPS = 300
 MAX_PERIPHERALS = 200
@@ -276,14 +277,7 @@ def apps_in_use(
 ) -> list[InventoryApp]:
     exes = running_executables(host, processes)
     versions = app_versions(host, exes, cache)
-    apps = {
-        (PurePosixPath(exe).name[:256] or exe[:256], (versions.get(exe) or "")[:256] or None)
-        for exe in exes
-    }
-    return [
-        InventoryApp(name=name, version=version, running=True)
-        for name, version in sorted(apps, key=lambda app: (app[0], app[1] or ""))
-    ]
+    return running_apps(exes, versions, lambda exe: PurePosixPath(exe).name)
 
 
 # -- peripherals -----------------------------------------------------------------------------

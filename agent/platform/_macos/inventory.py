@@ -57,6 +57,7 @@ from ...parsers.macos_system_profiler import (
     parse_system_profiler_usb,
 )
 from ..host import Host, NoData
+from ..portable import running_apps
 
 log = logging.getLogger(__name__)
 
@@ -170,14 +171,7 @@ def apps_in_use(
 ) -> list[InventoryApp]:
     exes = running_executables(processes)
     versions = app_versions(host, exes, cache)
-    apps = {
-        (PurePosixPath(exe).name[:256] or exe[:256], (versions.get(exe) or "")[:256] or None)
-        for exe in exes
-    }
-    return [
-        InventoryApp(name=name, version=version, running=True)
-        for name, version in sorted(apps, key=lambda app: (app[0], app[1] or ""))
-    ]
+    return running_apps(exes, versions, lambda exe: PurePosixPath(exe).name)
 
 
 # -- peripherals -----------------------------------------------------------------------------

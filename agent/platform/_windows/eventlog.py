@@ -66,13 +66,18 @@ def read_events(
 ) -> list[Event]:
     """The events of ``log_name`` with ``event_ids`` since ``since``, oldest first; NoData if
     the log cannot be read. Events that are not well-formed are skipped."""
-    text = host.command(*wevtutil_argv(log_name, event_ids, since))
+    return _read(host, wevtutil_argv(log_name, event_ids, since), now)
+
+
+def _read(host: Host, argv: tuple[str, ...], now: datetime) -> list[Event]:
+    """The events ``argv`` prints (none when it prints none); NoData if it cannot run."""
+    text = host.command(*argv)
     if "<Event" not in text:
         return []
     try:
         return read_xml_events(text, ParseContext(now=now))
     except ParseError as exc:
-        log.debug("wevtutil %s: %s", log_name, exc)
+        log.debug("wevtutil %s: %s", argv[2], exc)
         return []
 
 
@@ -90,14 +95,7 @@ def read_newest(
 ) -> list[Event]:
     """The newest ``count`` events of ``log_name`` with ``event_ids``, newest first; NoData if
     the log cannot be read (as :func:`read_events`)."""
-    text = host.command(*newest_argv(log_name, event_ids, count))
-    if "<Event" not in text:
-        return []
-    try:
-        return read_xml_events(text, ParseContext(now=now))
-    except ParseError as exc:
-        log.debug("wevtutil %s: %s", log_name, exc)
-        return []
+    return _read(host, newest_argv(log_name, event_ids, count), now)
 
 
 def event_batch(

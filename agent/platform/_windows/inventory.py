@@ -52,6 +52,7 @@ from ...parsers import ParseError
 from ...parsers.windows_cim import file_versions
 from ...parsers.windows_pnp import signed_drivers
 from ..host import Host, NoData
+from ..portable import running_apps
 from .powershell import MAX_COMMAND_LINE, b64_json, command_line_length, run_text, script_argv
 
 log = logging.getLogger(__name__)
@@ -201,14 +202,7 @@ def apps_in_use(
 ) -> list[InventoryApp]:
     exes = running_executables(processes, session_of=session_of)
     versions = app_versions(host, exes, cache)
-    apps = {
-        (PureWindowsPath(exe).name[:256] or exe[:256], (versions.get(exe) or "")[:256] or None)
-        for exe in exes
-    }
-    return [
-        InventoryApp(name=name, version=version, running=True)
-        for name, version in sorted(apps, key=lambda app: (app[0], app[1] or ""))
-    ]
+    return running_apps(exes, versions, lambda exe: PureWindowsPath(exe).name)
 
 
 def peripherals(host: Host) -> list[InventoryPeripheral]:
