@@ -169,6 +169,38 @@ def test_dutch_labels() -> None:
     )
 
 
+def test_dutch_connected_with_the_labels_of_the_real_dutch_capture() -> None:
+    """Netwerktype, Verificatie, Versleuteling, Signaal, Radiotype and Kanaal are the labels of
+    the Dutch ``netsh wlan show networks mode=bssid`` capture (windows_netsh_wlan_networks_
+    bssid_nl_1, whose values are used here too); ``show interfaces`` shares them. The state
+    and rate labels have no Dutch capture: they are read by their values' shapes."""
+    text = """Er is 1 interface op het systeem:
+    Naam                   : Wi-Fi
+    Beschrijving           : Intel(R) Wireless-AC 9560
+    GUID                   : 11111111-2222-3333-4444-555555555555
+    Fysiek adres           : 00-11-22-33-44-55
+    Status                 : verbonden
+    SSID                   : iConnect
+    BSSID                  : 00:25:45:35:06:cd
+    Netwerktype            : Infrastructuur
+    Radiotype              : 802.11n
+    Verificatie            : WPA2-Enterprise
+    Versleuteling          : CCMP
+    Kanaal                 : 40
+    Ontvangstsnelheid (Mbps)  : 150
+    Verzendsnelheid (Mbps) : 150
+    Signaal                : 63%
+    Profiel                : iConnect
+"""
+    (s,) = wifi(text)
+    assert (s.interface, s.connected, s.ssid, s.bssid) == (
+        "Wi-Fi", True, "iConnect", "00:25:45:35:06:cd",
+    )  # fmt: skip
+    assert (s.channel, s.band_ghz, s.signal_percent) == (40, 5.0, 63.0)
+    assert (s.radio_type, s.security) == ("802.11n", "WPA2-Enterprise")
+    assert (s.rx_rate_mbps, s.tx_rate_mbps) == (150.0, 150.0)
+
+
 WIN11_24H2 = """
 There are 2 interfaces on the system:
 
