@@ -391,3 +391,18 @@ SSID 1 : SSID-1
 """
     with pytest.raises(ParseError, match="show networks"):
         parse_netsh_wlan(text, CTX)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "netsh_wlan_networks_bssid_en_2",
+        "netsh_wlan_networks_bssid_de_3",
+        "netsh_wlan_networks_bssid_nl_1",
+    ],
+)
+def test_real_scan_lists_in_three_languages_are_refused_with_a_hint(case: str) -> None:
+    """A support engineer handed ``show networks mode=bssid`` instead of ``show interfaces``
+    is told so, whatever the language, rather than shown a fake link."""
+    with pytest.raises(ParseError, match="show networks"):
+        parse_netsh_wlan(fixture(case), CTX)
