@@ -47,6 +47,9 @@ typecheck: install
 	@rm -rf .typecheck && mkdir -p .typecheck/dexpulse
 	@for d in agent collector schema; do ln -s ../../$$d .typecheck/dexpulse/$$d; done
 	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p dexpulse.schema -p dexpulse.collector -p dexpulse.agent
+	@# The agent again as on Windows and macOS, where its sys.platform branches take the other way.
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml --platform win32 -p dexpulse.agent
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml --platform darwin -p dexpulse.agent
 
 bench: install
 	$(BIN)/python bench/gzip_bomb.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import platform
 import socket
 
 from ..host import Host, NoData
@@ -36,7 +36,7 @@ def device_facts(host: Host) -> dict[str, str | None]:
     return {
         "hostname": socket.gethostname(),
         "os_version": release.get("PRETTY_NAME") or release.get("VERSION_ID"),
-        "os_build": os.uname().release,
+        "os_build": platform.release(),  # the kernel release, as uname -r
         "model": _first_line(host, "/sys/class/dmi/id/product_name"),
         "manufacturer": _first_line(host, "/sys/class/dmi/id/sys_vendor"),
     }
