@@ -31,6 +31,10 @@ BSSIDs answer ERROR_ACCESS_DENIED; which ones a given build gates is not documen
 * a build that answers the connection with the SSID emptied or the BSSID zeroed: those are
   None, the rest of the link is kept.
 
+A fault inside wlanapi.dll (an access violation, which ctypes raises as OSError) falls back to
+netsh as well, with one warning per process, so a broken driver stack costs the link's RSSI
+and frequency, not the whole Wi-Fi sampler.
+
 Events: ``EVENT_SOURCES``/``EVENT_KINDS`` offer the wifi sampler WLAN-AutoConfig's own log of
 connects, drops and failed attempts (:mod:`.wifi_events`); polling adds roams.
 
@@ -68,6 +72,8 @@ __all__ = ["EVENT_KINDS", "EVENT_SOURCES", "NETSH", "read_wifi"]
 log = logging.getLogger(__name__)
 
 NETSH = ("netsh", "wlan", "show", "interfaces")
+_faulted: set[str] = set()
+"""Faults of the DLL seen by this process: the first is logged as a warning, not every poll."""
 
 
 def read_wifi(
@@ -88,6 +94,10 @@ def read_wifi(
             samples = read_native(layer, now)
         except Unavailable as exc:
             log.debug("wifi: Native Wifi API: %s; reading netsh", exc)
+        except OSError as exc:  # a fault inside the DLL (ctypes reports it as OSError)
+            if not _faulted:
+                log.warning("wifi: Native Wifi API failed (%s); reading netsh instead", exc)
+            _faulted.add(type(exc).__name__)
     if samples is None:
         samples = _read_netsh(host, now)
     if not samples:

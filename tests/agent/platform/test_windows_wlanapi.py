@@ -4,11 +4,12 @@ against a fake wlanapi.dll (fake_wlanapi.py) that answers through ctypes functio
 from __future__ import annotations
 
 import ctypes
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fake_wlanapi import Bss, Connection, FakeWlan, Interface
@@ -370,7 +371,8 @@ def test_the_handle_is_closed_when_a_call_faults(
 ) -> None:
     fake = FakeWlan(Interface(bss=[Bss(AP1)]))
     _fail_in_dll(monkeypatch, fake)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(wifi, "_faulted", set())
+    with pytest.raises(NoData, match="netsh"):  # fell back to netsh, absent on this machine
         read(machine, fake)
     assert fake.handles == set() and fake.closed == 1
     assert len(fake.live) == 1  # only what the faulting call never handed over
@@ -417,3 +419,24 @@ def test_sampler_reports_a_roam_across_two_polls(
     assert (event.event, event.interface, event.ssid) == ("roamed", "Wi-Fi", "Office")
     assert (event.bssid, event.previous_bssid) == ("fe:dc:ba:98:76:02", "fe:dc:ba:98:76:01")
     assert {call[0] for call in machine.calls} == {"wevtutil"}  # events only: no netsh
+
+
+def test_a_fault_inside_the_dll_falls_back_to_netsh(
+    machine: Machine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wifi, "_faulted", set())  # as in a fresh agent process
+
+    class Faulting:
+        def WlanOpenHandle(self, *args: object) -> int:
+            raise OSError("exception: access violation reading 0x0000000000000010")
+
+    machine.answer(wifi.NETSH, "There is no wireless interface on the system.\n")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            with pytest.raises(NoData):  # netsh was asked, and has no interface either
+                wifi.read_wifi(machine.host, NOW, api=cast(Any, Faulting()))
+    assert machine.calls == [wifi.NETSH, wifi.NETSH]
+    assert [r.message for r in caplog.records].count(
+        "wifi: Native Wifi API failed (exception: access violation reading "
+        "0x0000000000000010); reading netsh instead"
+    ) == 1  # once per process, not every poll
