@@ -1,0 +1,175 @@
+"""From wire-format samples to the detector's units: what each device was exposed to, per minute,
+and whether it failed.
+
+Why a layer of its own: the detector counts exposures, not samples. A crash of Teams 24.2 means
+something only against the devices that ran Teams 24.2 that minute, which the crash sample
+does not say; the device's latest inventory does. So per device the :class:`Featurizer` keeps
+what it last knew (site from the batch's tags, model and OS build from the agent facts, SSID and
+BSSID from the last Wi-Fi reading, running apps and attached peripherals from the last
+inventory) and turns each batch into units:
+
+* ``wifi``: one per Wi-Fi reading; failing when not connected or the signal is poor (RSSI
+  under :data:`POOR_RSSI_DBM`), and in a minute with a ``disconnected`` Wi-Fi event. A
+  disconnected device keeps its last access point's site/SSID/BSSID: a dead access point's
+  clients are counted at that access point.
+* ``network_probe``: one per probe reading, per target; failing unless its status is "ok".
+* ``system``: one per system reading; failing at :data:`CPU_HOG_PERCENT` or more CPU.
+* ``app_crash`` / ``app_hang``: in every minute the device was awake (it sent a system
+  reading), one unit per running app version of its inventory; failing if that app crashed
+  (hung) that minute. A crash of an app the inventory does not list counts as exposure too.
+* ``peripheral_failure``: likewise per attached peripheral (model = vendor:product, driver,
+  driver version); a failure is matched to the peripheral by vendor and product, else by
+  driver, else it stands alone.
+
+Pure: batches in (as dicts, the wire format), units out; no clock, no database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .engine import from_minute, to_minute
+from .units import Dims, Unit
+
+POOR_RSSI_DBM = -80.0
+CPU_HOG_PERCENT = 90.0
+
+
+@dataclass
+class DeviceContext:
+    site: str | None = None
+    model: str | None = None
+    os_build: str | None = None
+    ssid: str | None = None
+    bssid: str | None = None
+    apps: list[tuple[str, str]] = field(default_factory=list)
+    peripherals: list[dict[str, str]] = field(default_factory=list)
+
+
+def _ts(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _pairs(**values: str | None) -> Dims:
+    return tuple((k, v) for k, v in values.items() if v)
+
+
+class Featurizer:
+    def __init__(self) -> None:
+        self.devices: dict[str, DeviceContext] = {}
+
+    def units(self, batch: Mapping[str, Any]) -> dict[datetime, list[Unit]]:
+        """The units of one batch by event-time minute (as the minute's start)."""
+        device = str(batch["device_id"])
+        ctx = self.devices.setdefault(device, DeviceContext())
+        agent = batch.get("agent") or {}
+        ctx.model = agent.get("model") or ctx.model
+        ctx.os_build = agent.get("os_build") or ctx.os_build
+        tags = batch.get("tags")
+        if isinstance(tags, dict):
+            ctx.site = tags.get("site") or ctx.site
+        samples = sorted(batch.get("samples", []), key=lambda s: _ts(s["ts"]))
+        out: dict[int, list[Unit]] = defaultdict(list)
+        awake: set[int] = set()
+        events: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        for sample in samples:
+            minute = to_minute(_ts(sample["ts"]))
+            kind = sample.get("kind")
+            if kind == "inventory":
+                self._inventory(ctx, sample)
+            elif kind == "wifi":
+                out[minute].append(self._wifi(device, ctx, sample))
+            elif kind == "network_probe":
+                failing = sample.get("status") != "ok"
+                dims = self._place(ctx) + _pairs(probe_target=sample.get("target"))
+                out[minute].append(Unit(device, "network_probe", dims, failing))
+            elif kind == "system":
+                awake.add(minute)
+                cpu = sample.get("cpu_percent")
+                failing = isinstance(cpu, (int, float)) and cpu >= CPU_HOG_PERCENT
+                dims = self._machine(ctx) + _pairs(site=ctx.site)
+                out[minute].append(Unit(device, "system", dims, failing))
+            elif kind in ("app_crash", "app_hang", "peripheral_failure", "wifi_event"):
+                events[minute].append(sample)
+        for minute in sorted(set(events) | awake):
+            out[minute] += self._event_units(device, ctx, events.get(minute, []), minute in awake)
+        return {from_minute(m): units for m, units in sorted(out.items()) if units}
+
+    # -- per kind --------------------------------------------------------------------------
+
+    def _machine(self, ctx: DeviceContext) -> Dims:
+        return _pairs(model=ctx.model, os_build=ctx.os_build)
+
+    def _place(self, ctx: DeviceContext) -> Dims:
+        return _pairs(site=ctx.site, ssid=ctx.ssid, bssid=ctx.bssid) + self._machine(ctx)
+
+    def _wifi(self, device: str, ctx: DeviceContext, sample: Mapping[str, Any]) -> Unit:
+        connected = sample.get("connected")
+        if connected and sample.get("bssid"):
+            ctx.ssid, ctx.bssid = sample.get("ssid") or ctx.ssid, sample["bssid"]
+        rssi = sample.get("rssi_dbm")
+        poor = isinstance(rssi, (int, float)) and rssi < POOR_RSSI_DBM
+        return Unit(device, "wifi", self._place(ctx), connected is False or poor)
+
+    def _inventory(self, ctx: DeviceContext, sample: Mapping[str, Any]) -> None:
+        apps = sample.get("apps", [])
+        ctx.apps = sorted(
+            {(str(a["name"]), str(a.get("version") or "")) for a in apps if a.get("name")}
+        )
+        ctx.peripherals = [
+            {"peripheral": _model(p), "driver": str(p.get("driver") or ""),
+             "driver_version": str(p.get("driver_version") or "")}
+            for p in sample.get("peripherals", [])
+        ]  # fmt: skip
+
+    def _event_units(
+        self, device: str, ctx: DeviceContext, events: Iterable[Mapping[str, Any]], awake: bool
+    ) -> list[Unit]:
+        crashed: dict[str, set[tuple[str, str]]] = {"app_crash": set(), "app_hang": set()}
+        broken: list[dict[str, str]] = []
+        dropped = False
+        for event in events:
+            kind = event["kind"]
+            if kind in crashed:
+                crashed[kind].add((str(event["app_name"]), str(event.get("app_version") or "")))
+            elif kind == "peripheral_failure":
+                driver = str(event.get("driver") or "")
+                broken.append({"peripheral": _model(event), "driver": driver})
+            elif kind == "wifi_event" and event.get("event") == "disconnected":
+                dropped = True
+        units: list[Unit] = []
+        machine = self._machine(ctx) + _pairs(site=ctx.site)
+        for kind, apps in crashed.items():
+            exposure = set(ctx.apps) if awake else set()
+            for app, version in sorted(exposure | apps):
+                dims = _pairs(app_name=app, app_version=version) + machine
+                units.append(Unit(device, kind, dims, (app, version) in apps))
+        attached = list(ctx.peripherals) if awake else []
+        for failure in broken:
+            if not any(_matches(p, failure) for p in attached):
+                attached.append({**failure, "driver_version": ""})
+        for p in attached:
+            failing = any(_matches(p, failure) for failure in broken)
+            dims = _pairs(peripheral=p["peripheral"], driver=p["driver"],
+                          driver_version=p["driver_version"]) + self._machine(ctx)  # fmt: skip
+            units.append(Unit(device, "peripheral_failure", dims, failing))
+        if dropped:
+            units.append(Unit(device, "wifi", self._place(ctx), True))
+        return units
+
+
+def _model(item: Mapping[str, Any]) -> str:
+    vendor, product = item.get("vendor_id"), item.get("product_id")
+    if vendor and product:
+        return f"{vendor}:{product}"
+    return str(item.get("name") or item.get("device_class") or "")
+
+
+def _matches(peripheral: Mapping[str, str], failure: Mapping[str, str]) -> bool:
+    if failure["peripheral"] and failure["peripheral"] == peripheral["peripheral"]:
+        return True
+    return bool(failure["driver"]) and failure["driver"] == peripheral["driver"]
