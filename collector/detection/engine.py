@@ -34,11 +34,12 @@ from .lifecycle import Outage, Timing, alarm_step, jaccard, quiet_step, related
 from .localize import Choice, Score, choose, score_all
 from .minutes import Count, MinuteBuffer
 from .stats import cusum_step, shifted, upper_tail, window_rate
-from .units import ROOT, Cell, Cohort, Unit
+from .units import ROOT, Cell, Cohort, Dims, Unit
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 VERSION_DIMS = ("app_version", "driver_version", "os_build")
 WIDE_DIMS = {"site", "ssid", "probe_target"}
+SILENCE_HISTORY = 8
 
 
 def _rr(value: float) -> float | None:
@@ -92,8 +93,21 @@ class Detector:
         self.outages: list[Outage] = []
         self.next_minute: int | None = None
         self.started: int | None = None
+        self.arrivals: dict[str, tuple[list[int], Dims]] = {}
+        """Per device: its recent arrival minutes (clock time) and where it last was."""
 
     # -- input and clock -------------------------------------------------------------------
+
+    def arrived(self, device: str, place: Dims, now: datetime) -> None:
+        """A batch from ``device`` arrived at ``now`` (clock time), last seen at ``place``
+        (site, ssid, bssid): the input of the ``silence`` signal (see :meth:`_silence`)."""
+        minutes, _ = self.arrivals.get(device, ([], ()))
+        minute = to_minute(now)
+        if self.next_minute is None:
+            self.next_minute = self.started = minute
+        if not minutes or minutes[-1] != minute:
+            minutes = [*minutes[-(SILENCE_HISTORY - 1) :], minute]
+        self.arrivals[device] = (minutes, place)
 
     def add(self, ts: datetime, units: Iterable[Unit]) -> int:
         """Fold ``units`` of the minute of ``ts`` in; how many were taken (late beyond the
@@ -117,8 +131,28 @@ class Detector:
 
     # -- one minute ------------------------------------------------------------------------
 
+    def _silence(self, minute: int, clock: int) -> list[Unit]:
+        """Devices that stop reporting together (a site whose WAN is cut cannot upload) are a
+        signal of their own. Exposed at ``minute``: a device that uploaded in the few minutes
+        before it; failing: one of those that has not uploaded since, for more than twice its
+        usual gap between uploads (so an agent that uploads every five minutes is not called
+        silent after two). Judged on arrivals up to ``clock`` only: what replay also knows."""
+        units: list[Unit] = []
+        for device, (minutes, place) in self.arrivals.items():
+            before = [m for m in minutes if minute - 5 <= m < minute - 1]
+            if not before:
+                continue
+            gaps = [b - a for a, b in zip(minutes, minutes[1:], strict=False) if b > a]
+            gap = min(gaps) if gaps else 1
+            since = [m for m in minutes if m >= minute - 1 and m <= clock]
+            silent = not since and clock - before[-1] > 2 * gap + 1
+            units.append(Unit(device, "silence", place, silent))
+        return units
+
     def evaluate(self, minute: int, clock: int) -> list[Outage]:
         cfg = self.config
+        if self.arrivals:
+            self.buffer.add(minute, self._silence(minute, clock))
         counts = self.buffer.at(minute)
         cache: dict[Cell, float] = {}
         alarms: dict[str, set[Cohort]] = {}
@@ -184,6 +218,8 @@ class Detector:
             x, n = len(count.failing), len(count.exposed)
             p0 = self.baselines.p0(cell, minute, self.buffer.parents, cache)
             quiet = not self._enough(outage.cohort, x, n) or x < n * max(2 * p0, p0 + 0.02)
+            if outage.signal == "silence":  # over when the silent devices are back
+                quiet = self._returned(outage) >= 0.5
             if quiet_step(outage, minute, quiet, self.config.timing):
                 changed.append(outage)
         for outage in self.outages:
@@ -237,8 +273,9 @@ class Detector:
                 self.buffer.ancestors((signal, best.cohort)),
             ) or jaccard(outage.affected, best.devices) >= 0.5  # fmt: skip
             if same:
-                outage.cohort = best.cohort
-                self._explain(outage, choice)
+                if self._rescope(signal, outage, best):
+                    outage.cohort = best.cohort
+                    self._explain(outage, choice)
                 return outage, alarm_step(outage, minute)
         outage = Outage(
             id=f"{signal}-{minute}-{len(self.outages) + 1}",
@@ -251,6 +288,29 @@ class Detector:
         self._explain(outage, choice)
         self.outages.append(outage)
         return outage, True
+
+    def _rescope(self, signal: str, outage: Outage, best: Score) -> bool:
+        """Whether a new alarm moves the outage's cohort: wider when it brings many devices
+        the outage did not have (one access point, then the whole site), narrower when a
+        cohort inside it holds nearly all of it. Otherwise the cohort stays, so an outage does
+        not wander between equivalent descriptions from minute to minute."""
+        if best.cohort == outage.cohort:
+            return True
+        fresh = best.devices - outage.affected
+        if len(fresh) >= max(3, 0.5 * len(outage.affected)):
+            return True
+        inside = outage.cohort in self.buffer.ancestors((signal, best.cohort))
+        return inside and len(best.devices & outage.affected) >= 0.9 * len(outage.affected)
+
+    def _returned(self, outage: Outage) -> float:
+        """Share of a silence outage's devices that have uploaded since it started."""
+        if not outage.affected:
+            return 1.0
+        back = 0
+        for device in outage.affected:
+            minutes = self.arrivals.get(device, ([], ()))[0]
+            back += bool(minutes) and minutes[-1] > outage.started_at
+        return back / len(outage.affected)
 
     def _onset(self, signal: str, best: Score, minute: int) -> int:
         """The first minute of the run of elevated minutes that ends at ``minute``."""

@@ -101,6 +101,11 @@ class Featurizer:
 
     # -- per kind --------------------------------------------------------------------------
 
+    def place(self, device: str) -> Dims:
+        """Where ``device`` last was (site, SSID, BSSID), for the silence signal."""
+        ctx = self.devices.get(device)
+        return _pairs(site=ctx.site, ssid=ctx.ssid, bssid=ctx.bssid) if ctx else ()
+
     def _machine(self, ctx: DeviceContext) -> Dims:
         return _pairs(model=ctx.model, os_build=ctx.os_build)
 

@@ -34,6 +34,9 @@ MIN_SHARE = 0.1
 SHARE_BAND = 0.8
 RR_TIE = 1.25
 OVERLAP = 0.5
+NARROW_SHARE = 0.7
+"""A cohort inside the chosen one that holds this share of its failing devices, at a clearly
+higher rate, is blamed instead (a few of a dead AP's clients were last seen on a neighbour)."""
 
 
 @dataclass(frozen=True)
@@ -152,14 +155,14 @@ def _narrowest(
     best: Score, by_cohort: Mapping[Cohort, Score], parents: Mapping[Cohort, Cohort]
 ) -> Score:
     """The right granularity (only one child elevated: blame the child). Go down to a
-    descendant that holds nearly all of ``best``'s failing devices at a clearly higher rate
-    (a dead access point inside its site), or the same devices with a version added (the app
-    version, not the app, when every device runs that one version)."""
+    descendant that holds most (``NARROW_SHARE``) of ``best``'s failing devices at a clearly
+    higher rate (a dead access point inside its site), or the same devices with a version
+    added (the app version, not the app, when every device runs that one version)."""
     while True:
         inside = [
             s for s in by_cohort.values()
             if s.cohort and _descends(s.cohort, best.cohort, parents)
-            and len(s.devices & best.devices) >= 0.9 * best.failing
+            and len(s.devices & best.devices) >= NARROW_SHARE * best.failing
             and (s.rate >= 1.5 * best.rate
                  or (s.exposed == best.exposed and _adds_version(s.cohort, best.cohort)))
         ]  # fmt: skip

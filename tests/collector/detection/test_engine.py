@@ -141,3 +141,25 @@ def test_a_late_batch_lands_in_its_own_minute() -> None:
 def test_replaying_the_same_units_gives_the_same_outages(warmed: tuple[Fleet, Detector]) -> None:
     injection = Injection("wifi", ONSET, ONSET + 20, lambda d, u: d.site == "site-1", 0.9)
     assert scenario(warmed, injection) == scenario(warmed, injection)
+
+
+def test_devices_that_stop_reporting_together_are_an_outage() -> None:
+    """A site whose WAN is cut cannot upload: its devices fall silent in the same minute while
+    the rest of the fleet reports on; they are back (late batches) when it recovers."""
+    detector = Detector()
+    place = {
+        f"d{s}{i}": (("site", f"site-{s}"), ("ssid", "corp")) for s in range(3) for i in range(20)
+    }
+    cut_from, cut_to = 90, 110
+    for m in range(150):
+        now = minute_of(m)
+        for device, dims in place.items():
+            if dims[0][1] == "site-1" and cut_from <= m < cut_to:
+                continue  # nothing gets out
+            detector.arrived(device, dims, now)
+        detector.advance(minute_of(m + 1))
+    [outage] = outages(detector)
+    assert (outage["signal"], outage["cohort"]) == ("silence", {"site": "site-1"})
+    assert to_minute_iso(str(outage["detected_at"])) - cut_from <= 5
+    assert outage["affected_devices"] == 20
+    assert outage["status"] == "resolved"  # the devices came back
