@@ -75,6 +75,14 @@ class DetectionConfig:
     min_devices: int = 3
     min_devices_wide: int = 5
     min_share: float = 0.1
+    min_share_by_signal: Mapping[str, float] = field(default_factory=lambda: {"silence": 0.5})
+    """Laptops go to sleep all day long (lunch, meetings, home time), a few at a time: only
+    half a cohort falling silent together is a cut-off, not people leaving."""
+    quiet_window: Mapping[str, int] = field(
+        default_factory=lambda: {"app_crash": 10, "app_hang": 10, "peripheral_failure": 10}
+    )
+    """Minutes over which an outage's cohort must look normal again: crashes come and go
+    minute by minute even while a bad version is still deployed."""
     grace_minutes: int = 2
     keep_minutes: int = 60
     new_within_minutes: int = 3 * 24 * 60
@@ -133,13 +141,15 @@ class Detector:
 
     def _silence(self, minute: int, clock: int) -> list[Unit]:
         """Devices that stop reporting together (a site whose WAN is cut cannot upload) are a
-        signal of their own. Exposed at ``minute``: a device that uploaded in the few minutes
+        signal of their own. Exposed at ``minute``: a device that uploaded in the two minutes
         before it; failing: one of those that has not uploaded since, for more than twice its
         usual gap between uploads (so an agent that uploads every five minutes is not called
-        silent after two). Judged on arrivals up to ``clock`` only: what replay also knows."""
+        silent after two). The narrow window is what tells a cut-off from people leaving:
+        a cut silences its devices in the same minute, departures trickle. Judged on arrivals
+        up to ``clock`` only: what replay also knows."""
         units: list[Unit] = []
         for device, (minutes, place) in self.arrivals.items():
-            before = [m for m in minutes if minute - 5 <= m < minute - 1]
+            before = [m for m in minutes if minute - 3 <= m < minute - 1]
             if not before:
                 continue
             gaps = [b - a for a, b in zip(minutes, minutes[1:], strict=False) if b > a]
@@ -168,7 +178,7 @@ class Detector:
             s = self.cusum.get(cell, 0.0)
             if x or s:
                 s = self.cusum[cell] = cusum_step(s, x, n, p0, shifted(p0), rho)
-            if not self._enough(cohort, x, n):
+            if not self._enough(signal, cohort, x, n):
                 continue
             if x > n * p0 and upper_tail(x, n, p0, rho) < cfg.alpha:
                 window = self.buffer.window(cell, minute, 3)
@@ -182,10 +192,11 @@ class Detector:
         self._learn(minute, alarms)
         return changed
 
-    def _enough(self, cohort: Cohort, x: int, n: int) -> bool:
+    def _enough(self, signal: str, cohort: Cohort, x: int, n: int) -> bool:
         cfg = self.config
         wide = not cohort or (len(cohort) == 1 and cohort[0][0] in WIDE_DIMS)
-        if x < (cfg.min_devices_wide if wide else cfg.min_devices) or x < cfg.min_share * n:
+        share = cfg.min_share_by_signal.get(signal, cfg.min_share)
+        if x < (cfg.min_devices_wide if wide else cfg.min_devices) or x < share * n:
             return False
         return n > 30 or x >= 0.3 * n
 
@@ -214,10 +225,15 @@ class Detector:
             if outage.id in alarmed or outage.status == "resolved":
                 continue
             cell = (outage.signal, outage.cohort)
-            count = counts.get(cell, Count())
+            span = self.config.quiet_window.get(outage.signal, 1)
+            count = (
+                self.buffer.window(cell, minute, span) if span > 1 else counts.get(cell, Count())
+            )
             x, n = len(count.failing), len(count.exposed)
             p0 = self.baselines.p0(cell, minute, self.buffer.parents, cache)
-            quiet = not self._enough(outage.cohort, x, n) or x < n * max(2 * p0, p0 + 0.02)
+            p0 = window_rate(p0, span)
+            enough = self._enough(outage.signal, outage.cohort, x, n)
+            quiet = not enough or x < n * max(2 * p0, p0 + 0.02)
             if outage.signal == "silence":  # over when the silent devices are back
                 quiet = self._returned(outage) >= 0.5
             if quiet_step(outage, minute, quiet, self.config.timing):
@@ -248,7 +264,7 @@ class Detector:
         choices = [
             c
             for c in choose(scores, parents)
-            if self._enough(c.best.cohort, c.best.failing, c.best.exposed)
+            if self._enough(signal, c.best.cohort, c.best.failing, c.best.exposed)
             and len(c.best.devices & alarm_devices) >= 0.5 * max(1, c.best.failing)
         ]
         if not choices and ROOT in alarming:  # fleet-wide, no cohort stands out

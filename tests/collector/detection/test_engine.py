@@ -31,7 +31,7 @@ def carry_on(fleet: Fleet, detector: Detector, until: int) -> Detector:
 
 
 def scenario(
-    warmed: tuple[Fleet, Detector], injection: Injection, until: int = ONSET + 30
+    warmed: tuple[Fleet, Detector], injection: Injection, until: int = ONSET + 45
 ) -> list[dict[str, object]]:
     base_fleet, base = warmed
     fleet = copy.deepcopy(base_fleet)
