@@ -30,6 +30,7 @@ def _schema_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from dexpulse.collector import cli as collector_cli
+    from dexpulse.collector.simulator import cli as simulator_cli
 
     from . import commands as agent_commands
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
     agent_commands.register(sub)
     collector_cli.register(sub)
+    simulator_cli.register(sub)
 
     schema = sub.add_parser("schema", help="wire contract tools")
     schema_sub = schema.add_subparsers(dest="command", required=True, metavar="COMMAND")
