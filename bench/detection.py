@@ -4,6 +4,8 @@ ticket, localization, false alarms and CPU.
     .venv/bin/python bench/detection.py [--devices 300] [--days 2] [--outages 8] [--seeds 1 2]
                                         [--scale-devices 10000 --scale-minutes 30]
 
+(``--seeds`` with no value runs the CPU scale check alone.)
+
 Each seed simulates a fleet (``dexpulse simulate``'s engine, streamed, no file) with random
 outages of every type and feeds its batches, in arrival order, through the detection core
 the way the collector's detection job does: the clock follows each batch's ``sent_at``,
@@ -197,12 +199,12 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=300)
     parser.add_argument("--days", type=float, default=2)
     parser.add_argument("--outages", type=int, default=8)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2], help="none: skip")
     parser.add_argument("--scale-devices", type=int, default=0)
     parser.add_argument("--scale-minutes", type=int, default=30)
     args = parser.parse_args()
-    runs = [simulate_and_detect(args.devices, args.days, args.outages, s) for s in args.seeds]
-    report(runs)
+    if args.seeds:
+        report([simulate_and_detect(args.devices, args.days, args.outages, s) for s in args.seeds])
     if args.scale_devices:
         scale(args.scale_devices, args.scale_minutes)
 

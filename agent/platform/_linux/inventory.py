@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -54,7 +54,7 @@ import psutil
 from dexpulse.schema import InventoryApp, InventoryPeripheral
 
 from ..host import Host, NoData
-from ..portable import running_apps
+from ..portable import VersionCache, cached_versions, running_apps
 
 MAX_APPS = 300
 MAX_PERIPHERALS = 200
@@ -67,8 +67,6 @@ HID_DEVICES = "/sys/bus/hid/devices"
 DPKG_STATUS = "/var/lib/dpkg/status"
 RPM_DBS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
 
-VersionCache = MutableMapping[str, list[str | None]]
-"""exe path -> [stamp, version or None]; hits are moved to the end (least recent first)."""
 
 _USB_DEVICE = re.compile(r"^\d+-\d+(?:\.\d+)*$")
 _BT_HID = re.compile(r"^0005:(?P<vendor>[0-9A-Fa-f]{4}):(?P<product>[0-9A-Fa-f]{4})\.[0-9A-Fa-f]+$")
@@ -248,28 +246,10 @@ def lookup_versions(host: Host, paths: Sequence[str]) -> dict[str, str | None]:
 
 
 def app_versions(host: Host, paths: Sequence[str], cache: VersionCache) -> dict[str, str | None]:
-    """Version per path, from ``cache`` when the file is unchanged; the rest in one batch."""
-    result: dict[str, str | None] = {}
-    todo: dict[str, str] = {}
-    for path in paths:
-        stamp = _stamp(host, path)
-        if stamp is None:
-            result[path] = None  # not visible from here (another mount namespace)
-            continue
-        hit = cache.pop(path, None)
-        if hit is not None and hit[0] == stamp:
-            cache[path] = hit
-            result[path] = hit[1]
-        else:
-            todo[path] = stamp
-    if todo:
-        found = lookup_versions(host, list(todo))
-        for path, stamp in todo.items():
-            version = (found.get(path) or "")[:256] or None
-            if path in found:  # a lookup that could not run is retried next time
-                cache[path] = [stamp, version]
-            result[path] = version
-    return result
+    """Version per path, from ``cache`` when the file is unchanged; the rest in one lookup."""
+    return cached_versions(
+        paths, cache, lambda path: _stamp(host, path), lambda todo: lookup_versions(host, todo)
+    )
 
 
 def apps_in_use(

@@ -42,7 +42,7 @@ import os
 import plistlib
 import struct
 import subprocess
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -57,7 +57,7 @@ from ...parsers.macos_system_profiler import (
     parse_system_profiler_usb,
 )
 from ..host import Host, NoData
-from ..portable import running_apps
+from ..portable import VersionCache, running_apps
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,6 @@ SP_USB_HOST = ("system_profiler", "SPUSBHostDataType", "-json")
 SP_BLUETOOTH = ("system_profiler", "SPBluetoothDataType", "-json")
 BUNDLE_SUFFIXES = (".app", ".appex", ".xpc")
 
-VersionCache = MutableMapping[str, list[str | None]]
-"""exe path -> [stamp, version or None]; hits are moved to the end (least recent first)."""
 
 _PLIST_ERRORS = (
     plistlib.InvalidFileException, ValueError, ExpatError, struct.error, IndexError, KeyError,

@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import PureWindowsPath
 from typing import Any
 
@@ -52,15 +52,13 @@ from ...parsers import ParseError
 from ...parsers.windows_cim import file_versions
 from ...parsers.windows_pnp import signed_drivers
 from ..host import Host, NoData
-from ..portable import running_apps
+from ..portable import VersionCache, cached_versions, running_apps
 from .powershell import MAX_COMMAND_LINE, b64_json, command_line_length, run_text, script_argv
 
 log = logging.getLogger(__name__)
 
 MAX_APPS = 300
 SERVICE_DOMAINS = frozenset({"nt authority", "nt service", "window manager", "font driver host"})
-VersionCache = MutableMapping[str, list[str | None]]
-"""exe path -> [stamp, version or None]; hits are moved to the end (least recent first)."""
 
 PERIPHERALS = script_argv(
     "$classes = @('USB','HIDClass','Bluetooth','Image','Camera','Media','Printer','Keyboard',"
@@ -171,26 +169,9 @@ def lookup_versions(host: Host, paths: Sequence[str]) -> dict[str, str | None]:
 
 def app_versions(host: Host, paths: Sequence[str], cache: VersionCache) -> dict[str, str | None]:
     """Version per path, from ``cache`` when the file is unchanged; the rest in one lookup."""
-    result: dict[str, str | None] = {}
-    todo: dict[str, str] = {}
-    for path in paths:
-        stamp = _stamp(host, path)
-        if stamp is None:
-            result[path] = None  # gone, or not visible to the agent
-            continue
-        hit = cache.pop(path, None)
-        if hit is not None and hit[0] == stamp:
-            cache[path] = hit
-            result[path] = hit[1]
-        else:
-            todo[path] = stamp
-    found = lookup_versions(host, list(todo)) if todo else {}
-    for path, stamp in todo.items():
-        version = (found.get(path) or "")[:256] or None
-        if path in found:
-            cache[path] = [stamp, version]
-        result[path] = version
-    return result
+    return cached_versions(
+        paths, cache, lambda path: _stamp(host, path), lambda todo: lookup_versions(host, todo)
+    )
 
 
 def apps_in_use(
