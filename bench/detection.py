@@ -64,28 +64,29 @@ def simulate_and_detect(devices: int, days: float, outages: int, seed: int) -> R
             devices=devices, seed=seed, duration=timedelta(days=days), random_scenarios=outages
         )
     )
-    detector, cpu = feed(sim)
-    return Run(sim.truth(), detector.outages, devices * days, cpu, int(days * 24 * 60))
+    found, cpu = feed(sim)
+    return Run(sim.truth(), found, devices * days, cpu, int(days * 24 * 60))
 
 
-def feed(sim: Simulation) -> tuple[Detector, float]:
+def feed(sim: Simulation) -> tuple[list[Outage], float]:
     """The simulation's batches through features and detector, the clock following sent_at;
-    the detector and the CPU seconds spent in detection."""
+    every outage reported and the CPU seconds spent in detection."""
     featurizer, detector = Featurizer(), Detector()
+    found: dict[str, Outage] = {}
     cpu = 0.0
     now: datetime | None = None
     for out in sim.batches():
         batch = json.loads(sim.line(out))
         started = time.process_time()
         now = datetime.fromisoformat(batch["sent_at"])
-        detector.advance(now)
+        found.update((o.id, o) for o in detector.advance(now))
         for minute, units in featurizer.units(batch).items():
             detector.add(minute, units)
         detector.arrived(batch["device_id"], featurizer.place(batch["device_id"]), now)
         cpu += time.process_time() - started
     if now is not None:
-        detector.advance(now)
-    return detector, cpu
+        found.update((o.id, o) for o in detector.advance(now))
+    return list(found.values()), cpu
 
 
 def _time(text: str) -> datetime:

@@ -99,6 +99,9 @@ class Detector:
         self.frozen: dict[int, set[Cell]] = {}
         self.first_seen: dict[Cell, int] = {}
         self.outages: list[Outage] = []
+        """Live outages and those resolved within the reopen window (older ones are dropped:
+        the collector keeps them in its database)."""
+        self.serial = 0
         self.next_minute: int | None = None
         self.started: int | None = None
         self.arrivals: dict[str, tuple[list[int], Dims]] = {}
@@ -241,6 +244,10 @@ class Detector:
         for outage in self.outages:
             if outage.live:
                 self._refresh(outage, minute)
+        reopen = self.config.timing.reopen_within
+        self.outages = [
+            o for o in self.outages if o.closed_at is None or minute - o.closed_at <= reopen
+        ]
         return changed
 
     def _localize(
@@ -293,8 +300,9 @@ class Detector:
                     outage.cohort = best.cohort
                     self._explain(outage, choice)
                 return outage, alarm_step(outage, minute)
+        self.serial += 1
         outage = Outage(
-            id=f"{signal}-{minute}-{len(self.outages) + 1}",
+            id=f"{signal}-{minute}-{self.serial}",
             signal=signal,
             cohort=best.cohort,
             started_at=self._onset(signal, best, minute),

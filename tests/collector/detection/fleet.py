@@ -7,8 +7,10 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dexpulse.collector.detection.engine import Detector, outage_json
+from dexpulse.collector.detection.lifecycle import Outage
 from dexpulse.collector.detection.units import Unit
 
 START = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # a Monday
@@ -108,9 +110,23 @@ def minute_of(offset: int) -> datetime:
     return START + timedelta(minutes=offset)
 
 
+class Recording(Detector):
+    """A detector that remembers every outage it reported (the detector itself forgets
+    resolved ones after the reopen window; the collector keeps them in its database)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reported: dict[str, Outage] = {}
+
+    def advance(self, now: datetime) -> list[Outage]:
+        changed = super().advance(now)
+        self.reported.update((o.id, o) for o in changed)
+        return changed
+
+
 def run(fleet: Fleet, minutes: int, detector: Detector | None = None) -> Detector:
     """Feed ``minutes`` minutes from START, each arriving at the end of its minute."""
-    detector = detector or Detector()
+    detector = detector or Recording()
     for m in range(minutes):
         detector.add(minute_of(m), fleet.units(m))
         detector.advance(minute_of(m + 1))
@@ -118,4 +134,6 @@ def run(fleet: Fleet, minutes: int, detector: Detector | None = None) -> Detecto
 
 
 def outages(detector: Detector) -> list[dict[str, object]]:
+    if isinstance(detector, Recording):
+        return [outage_json(o) for o in detector.reported.values()]
     return [outage_json(o) for o in detector.outages]
