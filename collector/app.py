@@ -7,8 +7,9 @@ server: ``uvicorn --factory dexpulse.collector.app:create_app``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -18,23 +19,47 @@ from starlette.concurrency import run_in_threadpool
 from dexpulse.schema import Batch
 
 from . import migrations
-from .api import checkin, devices, enroll, health, ingest, secrets, speedtest
+from .api import checkin, devices, enroll, health, ingest, outages, secrets, speedtest
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
+from .jobs import Jobs, utc_now
 from .limits import BodyLimit
 from .metrics import Metrics
+from .notify import NotifySettings
+from .outages.delivery import Deliverer
+from .outages.job import DetectionJob
 from .settings import CollectorSettings
 
 
-def create_app(settings: CollectorSettings | None = None) -> FastAPI:
+def create_app(
+    settings: CollectorSettings | None = None,
+    *,
+    notify: NotifySettings | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """``clock`` is what ingest stamps arrivals with and the jobs run by (tests move it)."""
     settings = settings or CollectorSettings()
+    notify = notify or NotifySettings()
     engine = make_engine(settings.resolved_database_url())
+    sessions = make_sessionmaker(engine)
+    deliverer = Deliverer(
+        sessions, notify.notify_destinations, clock, console_url=notify.console_url
+    )
+    detection = DetectionJob(
+        sessions,
+        snapshot_every=settings.detection_snapshot_every,
+        on_event=deliverer.enqueue,
+    )
+    jobs = Jobs(detection if settings.detection_enabled else None, deliverer, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(migrations.upgrade, engine)
+        jobs.start()
         yield
+        await run_in_threadpool(jobs.stop)
+        deliverer.close()
         engine.dispose()
 
     app = FastAPI(
@@ -45,7 +70,10 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.sessions = sessions
+    app.state.clock = clock
+    app.state.detection = detection
+    app.state.deliverer = deliverer
     app.state.metrics = Metrics(app.state.sessions)
     install_error_handlers(app)
     app.add_middleware(
@@ -53,7 +81,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         limit=settings.max_request_bytes,
         exempt=frozenset({"/api/v1/ingest", speedtest.UPLOAD_PATH}),  # both cap themselves
     )
-    for module in (health, enroll, ingest, checkin, devices, secrets, speedtest):
+    for module in (health, enroll, ingest, checkin, devices, outages, secrets, speedtest):
         app.include_router(module.router)
     _document_batch_schema(app)
     return app

@@ -11,7 +11,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -117,4 +128,83 @@ class AgentConfigDocument(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class OutageRecord(Base):
+    """An outage as detection last described it (the detector forgets resolved ones; this
+    table does not). ``document`` is the API's JSON object; the columns are what is filtered."""
+
+    __tablename__ = "outages"
+    __table_args__ = (Index("ix_outages_status_started", "status", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    signal: Mapped[str] = mapped_column(String(32))
+    cohort: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    affected_devices: Mapped[int]
+    exposed_devices: Mapped[int]
+    document: Mapped[dict[str, Any]]
+    devices: Mapped[dict[str, Any]]
+    """{"affected": [device ids]}: who to show on the detail page and survey afterwards."""
+    updated_at: Mapped[datetime]
+
+
+class OutageEvent(Base):
+    """What happened to an outage, in order: the live stream and the notifications read it.
+    One row per (outage, event, minute), so a replica catching up cannot announce twice."""
+
+    __tablename__ = "outage_events"
+    __table_args__ = (UniqueConstraint("outage_id", "event", "minute"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outage_id: Mapped[str] = mapped_column(ForeignKey("outages.id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    minute: Mapped[datetime]
+    """The event-time minute the transition happened in."""
+    at: Mapped[datetime]
+    """The clock time detection recorded it."""
+    outage: Mapped[dict[str, Any]]
+    """The outage as it was then."""
+
+
+class Notification(Base):
+    """The outbox: one row per event and destination, delivered by the notification job
+    with retries, so a slow or dead receiver never holds detection up."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("event_id", "destination"),
+        Index("ix_notifications_state_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outage_events.id"))
+    destination: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    """pending | sent | failed"""
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    sent_at: Mapped[datetime | None]
+
+
+class DetectionState(Base):
+    """The detection job's progress (one row): which sample rows it has read, the clock of
+    its last run, who holds the lease, and a snapshot of the detector to resume from."""
+
+    __tablename__ = "detection_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    clock: Mapped[datetime | None]
+    holder: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
+    snapshot_version: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]

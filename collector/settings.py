@@ -61,6 +61,17 @@ class CollectorSettings(BaseSettings):
     max_sample_age_days: float = Field(
         default=30.0, gt=0, le=3650, description="Samples older than this on arrival are dropped."
     )
+    detection_enabled: bool = Field(
+        default=True,
+        description="Run the outage detection job (every minute; one replica at a time).",
+    )
+    detection_snapshot_every: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="Detection runs between snapshots of the detector in the database (what "
+        "another replica resumes from).",
+    )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_json: bool = Field(default=False, description="Emit logs as one JSON object per line.")
 

@@ -24,7 +24,10 @@ from dexpulse.collector.security import Role
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_ENV = "DEXPULSE_TEST_DATABASE_URL"
-TABLES = "samples, batches, devices, api_keys, enrollment_secrets, agent_config"
+TABLES = (
+    "notifications, outage_events, outages, detection_state, samples, batches, devices, "
+    "api_keys, enrollment_secrets, agent_config"
+)
 
 
 def postgres_server_url() -> str:

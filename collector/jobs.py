@@ -1,0 +1,67 @@
+"""The collector's scheduled jobs (APScheduler, in a background thread of each process).
+
+Every process schedules them; the jobs themselves make sure only one replica does the work
+(see :mod:`.outages.job` and :mod:`.outages.delivery`). Detection runs five seconds after
+each minute, so batches that arrived just before the boundary are committed; delivery of
+notifications runs every ten seconds, in its own thread, so a slow receiver never holds
+detection up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .outages.delivery import Deliverer
+from .outages.job import DetectionJob, schedule_callable
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    def __init__(
+        self,
+        detection: DetectionJob | None,
+        deliverer: Deliverer | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.detection = detection
+        self.deliverer = deliverer
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        if detection is not None:
+            self.scheduler.add_job(
+                schedule_callable(detection, clock),
+                CronTrigger(second=5, timezone=UTC),
+                id="detection",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=50,
+            )
+        if deliverer is not None:
+            self.scheduler.add_job(
+                deliverer.tick,
+                IntervalTrigger(seconds=10, timezone=UTC),
+                id="notifications",
+                max_instances=1,
+                coalesce=True,
+            )
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        if self.detection is not None:
+            try:
+                self.detection.snapshot()
+            except Exception:  # the database may be gone at shutdown; the next run resumes
+                log.exception("could not snapshot the detector at shutdown")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,209 @@
+"""The detection job: once a minute, on one replica, the new batches through the detector.
+
+Event time, whatever the schedule: every batch is fed after the detector has evaluated the
+minute boundaries before its arrival (``received_at``), so a boundary ``T`` is judged on
+exactly the batches that arrived before ``T``. Whether the job runs every minute, late, or
+once over a day of recorded batches (replay), the outages come out the same; that is what
+makes replay equal live ingestion and lets a replica that takes over catch up.
+
+One replica at a time: the run is one transaction that first takes a PostgreSQL advisory
+transaction lock (SQLite serialises writers: the run's first statement is a write). The
+replica holding the lease (``detection_state.holder``, renewed each run) keeps the detector
+in memory; another replica runs only once the lease has lapsed, and then resumes from the
+last snapshot (taken every ``snapshot_every`` runs) and catches up on the rows read since.
+
+Pickle is used for the snapshot because the detector is plain Python objects written and
+read only by the collector itself, in its own database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import transaction
+from ..detection.engine import DetectionConfig, Detector, from_minute, to_minute
+from ..detection.features import Featurizer
+from ..detection.lifecycle import Outage
+from ..models import DetectionState, IngestedBatch, SampleRow
+from .reader import ArrivedBatch, Cursor, read_new
+from .store import EventHook, record
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x6465_7864  # "dexd"
+LEASE = timedelta(minutes=3)
+HISTORY_ON_FIRST_RUN = timedelta(hours=2)
+
+
+@dataclass
+class Memory:
+    """What the job carries from run to run (and snapshots)."""
+
+    featurizer: Featurizer
+    detector: Detector
+    cursor: Cursor
+    clock: int | None = None
+    """The minute of the last boundary evaluated."""
+    version: int = 0
+    runs_since_snapshot: int = 0
+
+
+@dataclass
+class RunResult:
+    batches: int
+    changed: list[Outage] = field(default_factory=list)
+    resumed: bool = False
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DetectionJob:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: DetectionConfig | None = None,
+        *,
+        holder: str | None = None,
+        snapshot_every: int | None = 15,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config or DetectionConfig()
+        self.holder = holder or default_holder()
+        self.snapshot_every = snapshot_every
+        self.on_event = on_event
+        self.memory: Memory | None = None
+
+    def run(self, now: datetime) -> RunResult | None:
+        """One run at clock ``now``; None when another replica holds the job."""
+        try:
+            with transaction(self.sessions) as session:
+                return self._run(session, now)
+        except BaseException:
+            self.memory = None  # ahead of the database now: resume from it next time
+            raise
+
+    def snapshot(self) -> None:
+        """Write the detector to the database now (on shutdown, at the end of a replay)."""
+        if self.memory is None:
+            return
+        with transaction(self.sessions) as session:
+            row = session.get(DetectionState, 1)
+            if row is not None and row.version == self.memory.version:
+                self._snapshot(row)
+
+    # -- one run ---------------------------------------------------------------------------
+
+    def _run(self, session: Session, now: datetime) -> RunResult | None:
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+            if not locked.scalar():
+                return None
+        row = self._state_row(session, now)
+        if row.holder not in (None, self.holder) and row.lease_until and row.lease_until > now:
+            return None
+        resumed = self.memory is None or self.memory.version != row.version
+        if resumed:
+            self.memory = self._resume(session, row, now)
+        memory = self.memory
+        assert memory is not None
+        batches = read_new(session, memory.cursor, now)
+        changed = self._feed(memory, batches, now)
+        record(session, changed, now, on_event=self.on_event)
+        row.version += 1
+        row.cursor = memory.cursor.at
+        row.clock = now
+        row.holder, row.lease_until = self.holder, now + LEASE
+        row.updated_at = now
+        memory.version = row.version
+        memory.runs_since_snapshot += 1
+        if self.snapshot_every is not None and memory.runs_since_snapshot >= self.snapshot_every:
+            self._snapshot(row)
+        return RunResult(len(batches), changed, resumed)
+
+    def _feed(self, memory: Memory, batches: Sequence[ArrivedBatch], now: datetime) -> list[Outage]:
+        changed: dict[str, Outage] = {}
+
+        def advance(to: datetime) -> None:
+            changed.update((o.id, o) for o in memory.detector.advance(to))
+            memory.clock = to_minute(to)
+
+        for arrived in batches:
+            minute = to_minute(arrived.received_at)
+            if memory.clock is None:
+                memory.clock = minute
+            while memory.clock < minute:
+                advance(from_minute(memory.clock + 1))
+            for ts, units in memory.featurizer.units(arrived.batch).items():
+                memory.detector.add(ts, units)
+            device = arrived.device_id
+            memory.detector.arrived(device, memory.featurizer.place(device), arrived.received_at)
+        if memory.clock is not None and to_minute(now) >= memory.clock:
+            advance(now)
+        # live outages' timelines and affected devices move every minute, status or not
+        changed.update((o.id, o) for o in memory.detector.outages if o.live)
+        return list(changed.values())
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _state_row(self, session: Session, now: datetime) -> DetectionState:
+        # A write first: on SQLite it takes the database's write lock for the whole run.
+        session.execute(update(DetectionState).where(DetectionState.id == 1).values(updated_at=now))
+        row = session.get(DetectionState, 1, populate_existing=True)
+        if row is None:
+            row = DetectionState(id=1, version=0, cursor=self._first_cursor(session, now),
+                                 updated_at=now)  # fmt: skip
+            session.add(row)
+            session.flush()
+        return row
+
+    def _first_cursor(self, session: Session, now: datetime) -> int:
+        """Detection starts with the last two hours of what is stored, not all history."""
+        older = session.scalar(
+            select(func.max(SampleRow.id))
+            .join(IngestedBatch, IngestedBatch.batch_id == SampleRow.batch_id)
+            .where(IngestedBatch.received_at < now - HISTORY_ON_FIRST_RUN)
+        )
+        return int(older or 0)
+
+    def _resume(self, session: Session, row: DetectionState, now: datetime) -> Memory:
+        if row.snapshot is not None:
+            memory: Memory = pickle.loads(row.snapshot)
+            log.info("detection resumes from its snapshot at version %s", row.snapshot_version)
+        else:
+            memory = Memory(Featurizer(), Detector(self.config), Cursor(at=row.cursor))
+        memory.version = row.version
+        memory.runs_since_snapshot = 0
+        return memory
+
+    def _snapshot(self, row: DetectionState) -> None:
+        assert self.memory is not None
+        self.memory.runs_since_snapshot = 0
+        row.snapshot = pickle.dumps(self.memory, protocol=pickle.HIGHEST_PROTOCOL)
+        row.snapshot_version = row.version
+
+
+def schedule_callable(job: DetectionJob, clock: Callable[[], datetime]) -> Callable[[], None]:
+    """The function the scheduler calls every minute: errors are logged, never raised."""
+
+    def tick() -> None:
+        try:
+            result = job.run(clock())
+        except Exception:
+            log.exception("detection run failed; the next run resumes from the database")
+            return
+        if result is not None and result.changed:
+            log.info("detection: %d outage(s) changed", len(result.changed))
+
+    return tick

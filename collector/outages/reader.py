@@ -1,0 +1,130 @@
+"""The sample rows written since the detection job last looked, as batches, in arrival order.
+
+Why a cursor with gaps: sample ids come from a sequence, but on PostgreSQL two ingest
+transactions can commit out of id order, so "every id above the last one read" would skip a
+row whose transaction was still open. The reader therefore remembers the ids it has read
+above its cursor; the cursor only moves over contiguous ids, and a hole left open for longer
+than :data:`GAP_TIMEOUT` (a transaction that rolled back, whose ids are never used) is
+stepped over. On SQLite writers are serialised and ids never leave holes.
+
+A batch's samples are grouped back into the wire format the featurizer reads, with the
+device's facts (model, OS build, tags) as the devices table has them now: what a live run
+would also see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Device, IngestedBatch, SampleRow
+
+_Row = tuple[int, uuid.UUID, uuid.UUID, str, datetime, dict[str, Any], datetime]
+GAP_TIMEOUT = timedelta(minutes=2)
+PAGE = 50_000
+
+
+@dataclass
+class Cursor:
+    at: int = 0
+    """Every sample id up to this one has been read (or given up on)."""
+    above: set[int] = field(default_factory=set)
+    """Ids above ``at`` already read."""
+    gap_since: datetime | None = None
+    """When the hole just above ``at`` was first seen."""
+
+    def advance(self, now: datetime) -> None:
+        while True:
+            while self.at + 1 in self.above:
+                self.at += 1
+                self.above.discard(self.at)
+            if not self.above:
+                self.gap_since = None
+                return
+            if self.gap_since is None:
+                self.gap_since = now
+                return
+            if now - self.gap_since < GAP_TIMEOUT:
+                return
+            self.at = min(self.above) - 1  # the hole was a rolled-back transaction
+            self.gap_since = None
+
+
+@dataclass
+class ArrivedBatch:
+    device_id: str
+    received_at: datetime
+    batch: dict[str, Any]
+    """Wire format: device_id, agent (model, os_build), tags, samples (kind, ts, fields)."""
+
+
+def read_new(session: Session, cursor: Cursor, now: datetime) -> list[ArrivedBatch]:
+    """The batches whose samples were written since ``cursor``; moves it."""
+    rows: list[_Row] = []
+    last = cursor.at
+    while True:
+        page = session.execute(
+            select(
+                SampleRow.id,
+                SampleRow.device_id,
+                SampleRow.batch_id,
+                SampleRow.kind,
+                SampleRow.ts,
+                SampleRow.data,
+                IngestedBatch.received_at,
+            )  # fmt: skip
+            .join(IngestedBatch, IngestedBatch.batch_id == SampleRow.batch_id)
+            .where(SampleRow.id > last)
+            .order_by(SampleRow.id)
+            .limit(PAGE)
+        ).all()
+        rows += [cast(_Row, tuple(r)) for r in page if r.id not in cursor.above]
+        if len(page) < PAGE:
+            break
+        last = page[-1].id
+    cursor.above.update(r[0] for r in rows)
+    cursor.advance(now)
+    return list(_batches(session, rows))
+
+
+def _batches(
+    session: Session,
+    rows: list[_Row],
+) -> Iterator[ArrivedBatch]:
+    devices = {r[1] for r in rows}
+    facts: dict[uuid.UUID, tuple[str | None, str | None, dict[str, Any]]] = {}
+    for chunk in _chunks(sorted(devices), 500):
+        for d in session.execute(
+            select(Device.id, Device.model, Device.os_build, Device.tags).where(
+                Device.id.in_(chunk)
+            )
+        ):
+            facts[d.id] = (d.model, d.os_build, d.tags or {})
+    grouped: dict[uuid.UUID, ArrivedBatch] = {}
+    for _id, device, batch_id, kind, ts, data, received_at in rows:
+        found = grouped.get(batch_id)
+        if found is None:
+            model, os_build, tags = facts.get(device, (None, None, {}))
+            found = grouped[batch_id] = ArrivedBatch(
+                str(device),
+                received_at,
+                {
+                    "device_id": str(device),
+                    "agent": {"model": model, "os_build": os_build},
+                    "tags": tags,
+                    "samples": [],
+                },
+            )
+        found.batch["samples"].append({**data, "kind": kind, "ts": ts})
+    yield from grouped.values()
+
+
+def _chunks(items: list[uuid.UUID], size: int) -> Iterator[list[uuid.UUID]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
