@@ -22,6 +22,10 @@ inventory) and turns each batch into units:
   driver, else it stands alone.
 
 Pure: batches in (as dicts, the wire format), units out; no clock, no database.
+
+Speed: a device describes itself the same way minute after minute, so the dims of each
+combination of context values are built once (:meth:`Featurizer._dims`) and shared by every
+unit that has them; the detector's buffer then recognises them at the cost of one lookup.
 """
 
 from __future__ import annotations
@@ -33,10 +37,19 @@ from datetime import datetime
 from typing import Any
 
 from .engine import from_minute, to_minute
+from .memo import Memo
 from .units import Dims, Unit
 
 POOR_RSSI_DBM = -80.0
 CPU_HOG_PERCENT = 90.0
+
+WHERE = ("site", "ssid", "bssid")
+MACHINE = ("model", "os_build")
+PLACE = (*WHERE, *MACHINE)
+PROBE = (*PLACE, "probe_target")
+SYSTEM = (*MACHINE, "site")
+APP = ("app_name", "app_version", *SYSTEM)
+PERIPHERAL = ("peripheral", "driver", "driver_version", *MACHINE)
 
 
 @dataclass
@@ -48,19 +61,34 @@ class DeviceContext:
     bssid: str | None = None
     apps: list[tuple[str, str]] = field(default_factory=list)
     peripherals: list[dict[str, str]] = field(default_factory=list)
+    inventories: int = 0
+    """How many inventories have set ``apps`` and ``peripherals`` (which cached units are
+    still current)."""
 
 
 def _ts(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _pairs(**values: str | None) -> Dims:
-    return tuple((k, v) for k, v in values.items() if v)
-
-
 class Featurizer:
     def __init__(self) -> None:
         self.devices: dict[str, DeviceContext] = {}
+        self.known: Memo[tuple[tuple[str, ...], tuple[str | None, ...]], Dims] = Memo()
+        """Dims by names and values (see :meth:`_dims`); not pickled."""
+        self.quiet: Memo[str, tuple[tuple[object, ...], tuple[Unit, ...]]] = Memo()
+        """Per device, the units of an awake minute without events (see :meth:`_awake`) and
+        the context they were made from; not pickled."""
+
+    def _dims(self, names: tuple[str, ...], *values: str | None) -> Dims:
+        """The (name, value) pairs of the values that are set, in ``names``' order: one shared
+        tuple per distinct combination."""
+        key = (names, values)
+        dims = self.known.get(key)
+        if dims is None:
+            dims = self.known.keep(
+                key, tuple((k, v) for k, v in zip(names, values, strict=True) if v)
+            )
+        return dims
 
     def units(self, batch: Mapping[str, Any]) -> dict[datetime, list[Unit]]:
         """The units of one batch by event-time minute (as the minute's start)."""
@@ -72,12 +100,12 @@ class Featurizer:
         tags = batch.get("tags")
         if isinstance(tags, dict):
             ctx.site = tags.get("site") or ctx.site
-        samples = sorted(batch.get("samples", []), key=lambda s: _ts(s["ts"]))
+        stamped = sorted(((_ts(s["ts"]), s) for s in batch.get("samples", [])), key=_first)
         out: dict[int, list[Unit]] = defaultdict(list)
         awake: set[int] = set()
         events: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-        for sample in samples:
-            minute = to_minute(_ts(sample["ts"]))
+        for ts, sample in stamped:
+            minute = to_minute(ts)
             kind = sample.get("kind")
             if kind == "inventory":
                 self._inventory(ctx, sample)
@@ -85,18 +113,24 @@ class Featurizer:
                 out[minute].append(self._wifi(device, ctx, sample))
             elif kind == "network_probe":
                 failing = sample.get("status") != "ok"
-                dims = self._place(ctx) + _pairs(probe_target=sample.get("target"))
+                dims = self._dims(
+                    PROBE, ctx.site, ctx.ssid, ctx.bssid, ctx.model, ctx.os_build,
+                    sample.get("target"),
+                )  # fmt: skip
                 out[minute].append(Unit(device, "network_probe", dims, failing))
             elif kind == "system":
                 awake.add(minute)
                 cpu = sample.get("cpu_percent")
                 failing = isinstance(cpu, (int, float)) and cpu >= CPU_HOG_PERCENT
-                dims = self._machine(ctx) + _pairs(site=ctx.site)
+                dims = self._dims(SYSTEM, ctx.model, ctx.os_build, ctx.site)
                 out[minute].append(Unit(device, "system", dims, failing))
             elif kind in ("app_crash", "app_hang", "peripheral_failure", "wifi_event"):
                 events[minute].append(sample)
         for minute in sorted(set(events) | awake):
-            out[minute] += self._event_units(device, ctx, events.get(minute, []), minute in awake)
+            if minute in awake and minute not in events:
+                out[minute] += self._awake(device, ctx)
+            else:
+                out[minute] += self._event_units(device, ctx, events[minute], minute in awake)
         return {from_minute(m): units for m, units in sorted(out.items()) if units}
 
     # -- per kind --------------------------------------------------------------------------
@@ -104,13 +138,10 @@ class Featurizer:
     def place(self, device: str) -> Dims:
         """Where ``device`` last was (site, SSID, BSSID), for the silence signal."""
         ctx = self.devices.get(device)
-        return _pairs(site=ctx.site, ssid=ctx.ssid, bssid=ctx.bssid) if ctx else ()
-
-    def _machine(self, ctx: DeviceContext) -> Dims:
-        return _pairs(model=ctx.model, os_build=ctx.os_build)
+        return self._dims(WHERE, ctx.site, ctx.ssid, ctx.bssid) if ctx else ()
 
     def _place(self, ctx: DeviceContext) -> Dims:
-        return _pairs(site=ctx.site, ssid=ctx.ssid, bssid=ctx.bssid) + self._machine(ctx)
+        return self._dims(PLACE, ctx.site, ctx.ssid, ctx.bssid, ctx.model, ctx.os_build)
 
     def _wifi(self, device: str, ctx: DeviceContext, sample: Mapping[str, Any]) -> Unit:
         connected = sample.get("connected")
@@ -121,6 +152,7 @@ class Featurizer:
         return Unit(device, "wifi", self._place(ctx), connected is False or poor)
 
     def _inventory(self, ctx: DeviceContext, sample: Mapping[str, Any]) -> None:
+        ctx.inventories += 1
         apps = sample.get("apps", [])
         ctx.apps = sorted(
             {(str(a["name"]), str(a.get("version") or "")) for a in apps if a.get("name")}
@@ -130,6 +162,18 @@ class Featurizer:
              "driver_version": str(p.get("driver_version") or "")}
             for p in sample.get("peripherals", [])
         ]  # fmt: skip
+
+    def _awake(self, device: str, ctx: DeviceContext) -> tuple[Unit, ...]:
+        """The event units of an awake minute without events: every running app version and
+        attached peripheral exposed, none failing. Most minutes of most devices are that, and
+        alike until the next inventory: made once (by :meth:`_event_units`) and reused."""
+        context = (ctx.inventories, ctx.model, ctx.os_build, ctx.site)
+        cached = self.quiet.get(device)
+        if cached is not None and cached[0] == context:
+            return cached[1]
+        units = tuple(self._event_units(device, ctx, (), True))
+        self.quiet.keep(device, (context, units))
+        return units
 
     def _event_units(
         self, device: str, ctx: DeviceContext, events: Iterable[Mapping[str, Any]], awake: bool
@@ -147,11 +191,11 @@ class Featurizer:
             elif kind == "wifi_event" and event.get("event") == "disconnected":
                 dropped = True
         units: list[Unit] = []
-        machine = self._machine(ctx) + _pairs(site=ctx.site)
+        model, os_build, site = ctx.model, ctx.os_build, ctx.site
         for kind, apps in crashed.items():
             exposure = set(ctx.apps) if awake else set()
             for app, version in sorted(exposure | apps):
-                dims = _pairs(app_name=app, app_version=version) + machine
+                dims = self._dims(APP, app, version, model, os_build, site)
                 units.append(Unit(device, kind, dims, (app, version) in apps))
         attached = list(ctx.peripherals) if awake else []
         for failure in broken:
@@ -159,12 +203,17 @@ class Featurizer:
                 attached.append({**failure, "driver_version": ""})
         for p in attached:
             failing = any(_matches(p, failure) for failure in broken)
-            dims = _pairs(peripheral=p["peripheral"], driver=p["driver"],
-                          driver_version=p["driver_version"]) + self._machine(ctx)  # fmt: skip
+            dims = self._dims(
+                PERIPHERAL, p["peripheral"], p["driver"], p["driver_version"], model, os_build
+            )
             units.append(Unit(device, "peripheral_failure", dims, failing))
         if dropped:
             units.append(Unit(device, "wifi", self._place(ctx), True))
         return units
+
+
+def _first(pair: tuple[datetime, Mapping[str, Any]]) -> datetime:
+    return pair[0]
 
 
 def _model(item: Mapping[str, Any]) -> str:

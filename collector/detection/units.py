@@ -98,11 +98,19 @@ def cells_of(unit: Unit) -> list[tuple[Cohort, Cohort]]:
 
     A spec whose dimensions the unit lacks (a probe without a site, a device on cable with no
     BSSID) is skipped; so is one whose parent it cannot name."""
-    values = dict(unit.dims)
-    out: list[tuple[Cohort, Cohort]] = [(ROOT, ROOT)]
-    for spec in SPECS.get(unit.signal, ()):
+    return [(cohort, parent) for (_, cohort), parent in cells_for(unit.signal, unit.dims)]
+
+
+def cells_for(signal: str, dims: Dims) -> tuple[tuple[Cell, Cohort], ...]:
+    """:func:`cells_of` for any unit of ``signal`` with ``dims``, as (cell, parent cohort).
+
+    Keyed by what it depends on (not the device, not whether it failed), so the buffer can
+    compute it once per distinct dims rather than once per unit."""
+    values = dict(dims)
+    out: list[tuple[Cell, Cohort]] = [((signal, ROOT), ROOT)]
+    for spec in SPECS.get(signal, ()):
         if all(values.get(d) for d in spec.dims) and all(values.get(d) for d in spec.parent):
             cohort = tuple((d, values[d]) for d in spec.dims)
             parent = tuple((d, values[d]) for d in spec.parent)
-            out.append((cohort, parent))
-    return out
+            out.append(((signal, cohort), parent))
+    return tuple(out)
