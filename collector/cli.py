@@ -245,6 +245,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import os
+
+    from .outages.watch import watch
+
+    key = args.api_key or os.environ.get("DEXPULSE_API_KEY")
+    if not key:
+        sys.stderr.write("dexpulse collector watch: give --api-key or set DEXPULSE_API_KEY\n")
+        return 2
+    settings = _settings()
+    url = args.url or f"http://127.0.0.1:{settings.port}"
+    print(f"watching the outage feed of {url} (Ctrl-C stops)", flush=True)
+    try:
+        watch(url, key, lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _minutes(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 7 * 24 * 60:
@@ -309,6 +328,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     replay.add_argument("--verbose", action="store_true", help="report progress on stderr")
     replay.set_defaults(func=cmd_replay)
+
+    watch = sub.add_parser(
+        "watch",
+        help="follow the outage feed in this terminal",
+        description="Print outage events (opened, recovering, resolved, ...) as they happen, "
+        "from the collector's live stream. Needs a viewer API key.",
+    )
+    watch.add_argument("--url", help="collector base URL (default: this machine's port)")
+    watch.add_argument("--api-key", help="a viewer API key (or $DEXPULSE_API_KEY)")
+    watch.set_defaults(func=cmd_watch)
 
     device = sub.add_parser("device", help="enrolled devices")
     device_sub = device.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -21,6 +21,8 @@ from .outages.delivery import Deliverer
 from .outages.job import DetectionJob, schedule_callable
 
 log = logging.getLogger(__name__)
+# one INFO line per job run, 7 a minute: only its warnings and errors are worth a log line
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class Jobs:
