@@ -26,7 +26,7 @@ from dexpulse.schema.types import UtcDatetime
 
 from ..errors import ApiError
 from ..models import Device, OutageEvent, OutageRecord
-from ..notify.wording import headline, impact
+from ..notify.wording import cohort_words, headline, impact, when
 from .deps import SessionDep, SessionsDep, ViewerDep
 
 router = APIRouter(prefix="/api/v1/outages", tags=["outages"])
@@ -152,12 +152,14 @@ def _explanation_text(doc: dict[str, Any]) -> list[str]:
         )
         for alt in e.get("alternatives", [])[:3]:
             lines.append(
-                f"Also considered: {alt.get('cohort')} (explains "
+                f"Also considered: {cohort_words(alt.get('cohort') or {})} (explains "
                 f"{alt.get('explained_share', 0):.0%})."
             )
     for suspect in doc.get("suspects", []):
+        # cohorts and times in words, as notifications say them, not as Python reprs
         lines.append(
-            f"Suspect change: {suspect.get('cohort')} first seen {suspect.get('first_seen')}."
+            f"Suspect change: {cohort_words(suspect.get('cohort') or {})} first seen "
+            f"{when(suspect.get('first_seen'))}."
         )
     return lines
 
@@ -175,7 +177,8 @@ async def stream(
     (reconnect with ``Last-Event-ID``). Without one, the stream starts with what comes next."""
     start = after
     if start is None and last_event_id is not None:
-        if not last_event_id.isdigit() or len(last_event_id) > 18:
+        # isascii: str.isdigit also accepts "²" (latin-1 in a header), which int() refuses
+        if not (last_event_id.isascii() and last_event_id.isdigit()) or len(last_event_id) > 18:
             raise ApiError(400, "invalid_last_event_id", "Last-Event-ID is not an event id")
         start = int(last_event_id)
     if start is None:

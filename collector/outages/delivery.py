@@ -3,11 +3,12 @@
 The detection job queues one ``notifications`` row per event and interested destination in
 its own transaction (:meth:`Deliverer.enqueue`). :meth:`Deliverer.tick`, every few seconds
 on every replica, claims due rows in a short transaction (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so two replicas never claim the same row; SQLite has one writer) by moving their
-next attempt a lease ahead, sends them with no transaction open, and records the outcome:
-sent, retried later with backoff, or failed for good. A process that dies mid-send leaves
-the row to be claimed again when the lease lapses, so delivery is at least once; webhook
-receivers dedupe on the delivery id, which is stable across attempts.
+PostgreSQL, so two replicas never claim the same row; on SQLite the claim takes the write
+lock before it reads) by moving their next attempt a lease ahead, sends them with no
+transaction open, and records the outcome: sent, retried later with backoff, or failed for
+good. A process that dies mid-send leaves the row to be claimed again when the lease lapses,
+so delivery is at least once; webhook receivers dedupe on the delivery id, which is stable
+across attempts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import transaction
@@ -98,8 +99,16 @@ class Deliverer:
                 .order_by(Notification.next_attempt_at, Notification.id)
                 .limit(BATCH)
             )
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
+            dialect = session.bind.dialect.name if session.bind is not None else ""
+            if dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=Notification)
+            elif dialect == "sqlite":
+                # A write first takes SQLite's write lock for the whole claim (as the detection
+                # job does): a plain SELECT takes none, so two processes (serve --workers 2)
+                # would both read the same due rows before either marks them, and both send.
+                session.execute(
+                    update(Notification).where(Notification.id == -1).values(attempts=0)
+                )
             claimed = []
             for row, event in session.execute(query):
                 row.attempts += 1

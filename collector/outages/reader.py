@@ -41,9 +41,15 @@ class Cursor:
 
     def advance(self, now: datetime) -> None:
         while True:
+            moved = self.at + 1 in self.above
             while self.at + 1 in self.above:
                 self.at += 1
                 self.above.discard(self.at)
+            if moved:
+                # the hole now just above ``at`` is another one: its timeout starts now, not
+                # when the filled hole below it was first seen (that would step over ids of
+                # a transaction still open, and lose its rows)
+                self.gap_since = None
             if not self.above:
                 self.gap_since = None
                 return
