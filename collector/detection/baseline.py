@@ -73,13 +73,31 @@ class Baselines:
         parents: Mapping[Cell, Cohort],
         cache: dict[Cell, float] | None = None,
     ) -> float:
-        """The expected failure rate of ``cell`` at ``minute`` (see the module notes)."""
-        if cache is not None and cell in cache:
-            return cache[cell]
+        """The expected failure rate of ``cell`` at ``minute`` (see the module notes).
+
+        ``cache`` holds the rates of ``minute`` already known (the engine passes one per
+        minute: every cell of a minute shares its ancestors)."""
+        if cache is None:
+            cache = {}
+        known = cache.get(cell)
+        if known is not None:
+            return known
+        return self._p0(cell, minute, hour_of_week(minute), parents, cache)
+
+    def _p0(
+        self,
+        cell: Cell,
+        minute: int,
+        hour: int,
+        parents: Mapping[Cell, Cohort],
+        cache: dict[Cell, float],
+    ) -> float:
         signal, cohort = cell
         if cohort:
             parent = (signal, parents.get(cell, ()))
-            above = self.p0(parent, minute, parents, cache)
+            above = cache.get(parent)
+            if above is None:
+                above = self._p0(parent, minute, hour, parents, cache)
         else:
             above = self.prior.get(signal, 0.01)
         m = self.weight
@@ -87,11 +105,10 @@ class Baselines:
         if rate is not None:
             x, n = rate.decayed(minute, self.half_life)
             above = (x + m * above) / (n + m)
-        bucket = self.buckets.get((cell, hour_of_week(minute)))
+        bucket = self.buckets.get((cell, hour))
         if bucket is not None:  # decayed per visit of the bucket, in learn()
             above = (bucket.x + m * above) / (bucket.n + m)
-        if cache is not None:
-            cache[cell] = above
+        cache[cell] = above
         return above
 
     def learn(self, cell: Cell, minute: int, failing: int, exposed: int, p0: float) -> None:
@@ -99,8 +116,13 @@ class Baselines:
         if exposed <= 0:
             return
         x = min(float(failing), exposed * max(3 * p0, p0 + 0.05))
-        self.overall.setdefault(cell, Rate(at=minute)).add(minute, self.half_life, x, exposed)
+        rate = self.overall.get(cell)
+        if rate is None:
+            rate = self.overall[cell] = Rate(at=minute)
+        rate.add(minute, self.half_life, x, exposed)
         key = (cell, hour_of_week(minute))
         # The bucket's clock runs only while the bucket is visited: its decay counts visits.
-        bucket = self.buckets.setdefault(key, Rate(at=0))
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = Rate(at=0)
         bucket.add(bucket.at + 1, self.bucket_half_life, x, exposed)

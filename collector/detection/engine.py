@@ -155,10 +155,12 @@ class Detector:
             before = [m for m in minutes if minute - 3 <= m < minute - 1]
             if not before:
                 continue
-            gaps = [b - a for a, b in zip(minutes, minutes[1:], strict=False) if b > a]
-            gap = min(gaps) if gaps else 1
-            since = [m for m in minutes if m >= minute - 1 and m <= clock]
-            silent = not since and clock - before[-1] > 2 * gap + 1
+            # most devices have uploaded since: not silent, whatever their usual gap
+            silent = not any(minute - 1 <= m <= clock for m in minutes)
+            if silent:
+                gaps = [b - a for a, b in zip(minutes, minutes[1:], strict=False) if b > a]
+                gap = min(gaps) if gaps else 1
+                silent = clock - before[-1] > 2 * gap + 1
             units.append(Unit(device, "silence", place, silent))
         return units
 

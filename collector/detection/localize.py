@@ -23,8 +23,10 @@ access points (they explain a fraction each), a bad app version beats its app.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .minutes import Count
 from .units import ROOT, Cohort
@@ -37,6 +39,11 @@ OVERLAP = 0.5
 NARROW_SHARE = 0.7
 """A cohort inside the chosen one that holds this share of its failing devices, at a clearly
 higher rate, is blamed instead (a few of a dead AP's clients were last seen on a neighbour)."""
+
+K = TypeVar("K")
+Spec = tuple[str, ...]
+Near = tuple[Spec, Cohort | None]
+"""A spec and a parent cohort: the cohorts of that spec under that parent."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class Choice:
     alternatives: tuple[Score, ...]
 
 
-def _spec(cohort: Cohort) -> tuple[str, ...]:
+def _spec(cohort: Cohort) -> Spec:
     return tuple(d for d, _ in cohort)
 
 
@@ -72,9 +79,7 @@ def score_all(
     included, whose relative risk is 1 by definition)."""
     root = counts.get(ROOT)
     total = (len(root.failing) - len(root.exposed) * p0(ROOT)) if root else 0.0
-    by_spec: dict[tuple[str, ...], list[Cohort]] = {}
-    for cohort in counts:
-        by_spec.setdefault(_spec(cohort), []).append(cohort)
+    siblings = _Siblings(counts, parents)
     excesses: dict[Cohort, float] = {}
     for cohort, count in counts.items():
         if len(count.failing) >= min_failing:
@@ -87,36 +92,79 @@ def score_all(
         scores.append(
             Score(
                 cohort, len(count.failing), len(count.exposed), p0(cohort), rate,
-                _relative_risk(cohort, rate, counts, by_spec, parents), excess,
+                siblings.relative_risk(cohort, rate), excess,
                 max(0.0, excess) / denominator, frozenset(count.failing),
             )
         )  # fmt: skip
     return scores
 
 
-def _relative_risk(
-    cohort: Cohort,
-    rate: float,
-    counts: Mapping[Cohort, Count],
-    by_spec: Mapping[tuple[str, ...], list[Cohort]],
-    parents: Mapping[Cohort, Cohort],
-) -> float:
-    """``rate`` over the siblings' rate; 1 where there is nothing to contrast with (the whole
-    fleet, or a cohort without siblings, such as the only SSID)."""
-    if not cohort:
-        return 1.0
-    siblings = [c for c in by_spec.get(_spec(cohort), []) if c != cohort]
-    near = [c for c in siblings if parents.get(c) == parents.get(cohort)]
-    pool = near if sum(len(counts[c].exposed) for c in near) >= 5 else siblings
-    failing: set[str] = set()
-    exposed: set[str] = set()
-    for c in pool:
-        failing |= counts[c].failing
-        exposed |= counts[c].exposed
-    if len(exposed) < 5:
-        return 1.0
-    other = max(len(failing) / len(exposed), 0.5 / len(exposed))
-    return rate / other
+class _Pool:
+    """Cohorts of one spec pooled for contrast, as how many of them hold each device."""
+
+    def __init__(self, counts: Iterable[Count]) -> None:
+        self.failing: Counter[str] = Counter()
+        self.exposed: Counter[str] = Counter()
+        for count in counts:
+            self.failing.update(count.failing)
+            self.exposed.update(count.exposed)
+
+    def others(self, member: Count) -> tuple[int, int]:
+        """Failing and exposed devices of the pool's cohorts but ``member`` (one of them): all
+        of the pool's but those only ``member`` has."""
+        failing = len(self.failing) - sum(1 for d in member.failing if self.failing[d] == 1)
+        exposed = len(self.exposed) - sum(1 for d in member.exposed if self.exposed[d] == 1)
+        return failing, exposed
+
+
+class _Siblings:
+    """The relative risk of cohorts against their siblings (see :meth:`relative_risk`).
+
+    Why pools: the siblings of one cohort are nearly all the cohorts of its spec, so merging
+    their devices cohort by cohort costs the square of a wide spec (a thousand BSSIDs in a
+    fleet-wide outage). Each pool (a spec, or the cohorts of a spec under one parent) is
+    counted once, on demand, and each cohort's siblings are its pool without it."""
+
+    def __init__(self, counts: Mapping[Cohort, Count], parents: Mapping[Cohort, Cohort]) -> None:
+        self.counts = counts
+        self.parents = parents
+        self.by_spec: dict[Spec, list[Cohort]] = {}
+        self.by_parent: dict[Near, list[Cohort]] = {}
+        for cohort in counts:
+            spec = _spec(cohort)
+            self.by_spec.setdefault(spec, []).append(cohort)
+            self.by_parent.setdefault((spec, parents.get(cohort)), []).append(cohort)
+        self.spec_pools: dict[Spec, _Pool] = {}
+        self.near_pools: dict[Near, _Pool] = {}
+        self.near_exposed: dict[Near, int] = {}
+
+    def relative_risk(self, cohort: Cohort, rate: float) -> float:
+        """``rate`` over the siblings' rate; 1 where there is nothing to contrast with (the
+        whole fleet, or a cohort without siblings, such as the only SSID). The siblings are
+        the cohorts of the same spec under the same parent (the other BSSIDs of the same site
+        and SSID) if they have at least 5 exposed devices, else all of that spec."""
+        if not cohort:
+            return 1.0
+        own = self.counts[cohort]
+        spec = _spec(cohort)
+        near = (spec, self.parents.get(cohort))
+        if near not in self.near_exposed:
+            self.near_exposed[near] = sum(len(self.counts[c].exposed) for c in self.by_parent[near])
+        if self.near_exposed[near] - len(own.exposed) >= 5:
+            pool = self._pool(self.near_pools, near, self.by_parent[near])
+        else:
+            pool = self._pool(self.spec_pools, spec, self.by_spec[spec])
+        failing, exposed = pool.others(own)
+        if exposed < 5:
+            return 1.0
+        other = max(failing / exposed, 0.5 / exposed)
+        return rate / other
+
+    def _pool(self, pools: dict[K, _Pool], key: K, members: list[Cohort]) -> _Pool:
+        pool = pools.get(key)
+        if pool is None:
+            pool = pools[key] = _Pool(self.counts[c] for c in members)
+        return pool
 
 
 def choose(
