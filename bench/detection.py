@@ -68,25 +68,34 @@ def simulate_and_detect(devices: int, days: float, outages: int, seed: int) -> R
     return Run(sim.truth(), found, devices * days, cpu, int(days * 24 * 60))
 
 
-def feed(sim: Simulation) -> tuple[list[Outage], float]:
+def feed(sim: Simulation, phases: dict[str, float] | None = None) -> tuple[list[Outage], float]:
     """The simulation's batches through features and detector, the clock following sent_at;
-    every outage reported and the CPU seconds spent in detection."""
+    every outage reported and the CPU seconds spent in detection (split into ``phases``, if
+    given: evaluating minutes, batches to units, folding units and arrivals in)."""
     featurizer, detector = Featurizer(), Detector()
     found: dict[str, Outage] = {}
-    cpu = 0.0
+    split = {"advance": 0.0, "features": 0.0, "add": 0.0}
     now: datetime | None = None
     for out in sim.batches():
         batch = json.loads(sim.line(out))
         started = time.process_time()
         now = datetime.fromisoformat(batch["sent_at"])
         found.update((o.id, o) for o in detector.advance(now))
-        for minute, units in featurizer.units(batch).items():
+        advanced = time.process_time()
+        by_minute = featurizer.units(batch)
+        featurized = time.process_time()
+        for minute, units in by_minute.items():
             detector.add(minute, units)
         detector.arrived(batch["device_id"], featurizer.place(batch["device_id"]), now)
-        cpu += time.process_time() - started
+        done = time.process_time()
+        split["advance"] += advanced - started
+        split["features"] += featurized - advanced
+        split["add"] += done - featurized
     if now is not None:
         found.update((o.id, o) for o in detector.advance(now))
-    return list(found.values()), cpu
+    if phases is not None:
+        phases.update(split)
+    return list(found.values()), sum(split.values())
 
 
 def _time(text: str) -> datetime:
@@ -190,9 +199,12 @@ def scale(devices: int, minutes: int) -> None:
     config = SimulationConfig(
         devices=devices, seed=5, start=start, duration=timedelta(minutes=minutes), always_on=True
     )
-    _, cpu = feed(Simulation(config))
+    phases: dict[str, float] = {}
+    _, cpu = feed(Simulation(config), phases)
     print(f"{devices} devices, {minutes} min awake: detection CPU {cpu / minutes:.2f} s per "
           "simulated minute (features + detector)")  # fmt: skip
+    print("  " + ", ".join(f"{name} {seconds / minutes:.2f} s" for name, seconds in phases.items())
+          + " (evaluating minutes; batches to units; units and arrivals in)")  # fmt: skip
 
 
 def main() -> None:
