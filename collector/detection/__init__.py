@@ -22,4 +22,7 @@ The flow, one module each:
   fleet, share of the excess explained, coarsest cohort among equals).
 * :mod:`.lifecycle`: open -> ongoing -> recovering -> resolved, merge and reopen.
 * :mod:`.engine`: the :class:`~.engine.Detector` that runs the above minute by minute.
+
+:mod:`.memo` holds what is derived again on demand (a unit's cells, a device's dims): caches
+that pickles leave out, so a snapshot of the detector is its state only.
 """

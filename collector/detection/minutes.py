@@ -33,9 +33,9 @@ class CellIndex:
     """The cells of a unit, computed once per distinct (signal, dims), not once per unit.
 
     Why: a device reports the same dims minute after minute (its access point, its probe
-    targets, its app versions): at 10,000 devices some 500,000 units a minute share some
-    50,000 dims. Cells are interned as well: equal cells are one object, so the minutes'
-    dicts compare keys by identity, and share them (a snapshot holds each cell once).
+    targets, its app versions): at 10,000 devices some 180,000 units a minute share some
+    50,000 distinct dims. Cells are interned as well: equal cells are one object, so the
+    minutes' dicts compare keys by identity, and share them (a snapshot holds each once).
     Neither table is pickled (:class:`~.memo.Memo`)."""
 
     def __init__(self) -> None:
