@@ -61,9 +61,16 @@ class DeviceContext:
     bssid: str | None = None
     apps: list[tuple[str, str]] = field(default_factory=list)
     peripherals: list[dict[str, str]] = field(default_factory=list)
-    inventories: int = 0
-    """How many inventories have set ``apps`` and ``peripherals`` (which cached units are
-    still current)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Awake:
+    """The units of an awake minute without events, and what they were made from."""
+
+    apps: list[tuple[str, str]]
+    peripherals: list[dict[str, str]]
+    machine: tuple[str | None, ...]
+    units: tuple[Unit, ...]
 
 
 def _ts(value: Any) -> datetime:
@@ -75,9 +82,9 @@ class Featurizer:
         self.devices: dict[str, DeviceContext] = {}
         self.known: Memo[tuple[tuple[str, ...], tuple[str | None, ...]], Dims] = Memo()
         """Dims by names and values (see :meth:`_dims`); not pickled."""
-        self.quiet: Memo[str, tuple[tuple[object, ...], tuple[Unit, ...]]] = Memo()
-        """Per device, the units of an awake minute without events (see :meth:`_awake`) and
-        the context they were made from; not pickled."""
+        self.quiet: Memo[str, Awake] = Memo()
+        """Per device, the units of an awake minute without events (see :meth:`_awake`);
+        not pickled."""
 
     def _dims(self, names: tuple[str, ...], *values: str | None) -> Dims:
         """The (name, value) pairs of the values that are set, in ``names``' order: one shared
@@ -152,7 +159,8 @@ class Featurizer:
         return Unit(device, "wifi", self._place(ctx), connected is False or poor)
 
     def _inventory(self, ctx: DeviceContext, sample: Mapping[str, Any]) -> None:
-        ctx.inventories += 1
+        """The device's apps and peripherals, as new lists (never changed in place: that is
+        how :meth:`_awake` knows its units are current)."""
         apps = sample.get("apps", [])
         ctx.apps = sorted(
             {(str(a["name"]), str(a.get("version") or "")) for a in apps if a.get("name")}
@@ -167,12 +175,17 @@ class Featurizer:
         """The event units of an awake minute without events: every running app version and
         attached peripheral exposed, none failing. Most minutes of most devices are that, and
         alike until the next inventory: made once (by :meth:`_event_units`) and reused."""
-        context = (ctx.inventories, ctx.model, ctx.os_build, ctx.site)
-        cached = self.quiet.get(device)
-        if cached is not None and cached[0] == context:
-            return cached[1]
+        machine = (ctx.model, ctx.os_build, ctx.site)
+        known = self.quiet.get(device)
+        if (
+            known is not None
+            and known.apps is ctx.apps  # an inventory replaces both lists
+            and known.peripherals is ctx.peripherals
+            and known.machine == machine
+        ):
+            return known.units
         units = tuple(self._event_units(device, ctx, (), True))
-        self.quiet.keep(device, (context, units))
+        self.quiet.keep(device, Awake(ctx.apps, ctx.peripherals, machine, units))
         return units
 
     def _event_units(

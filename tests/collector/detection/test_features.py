@@ -101,3 +101,19 @@ def test_units_land_in_the_minute_of_their_sample_not_of_the_batch() -> None:
     ))  # fmt: skip
     assert [m.isoformat() for m in units] == ["2026-11-30T08:40:00+00:00",
                                               "2026-11-30T09:00:00+00:00"]  # fmt: skip
+
+
+def test_quiet_minutes_expose_what_the_latest_inventory_lists() -> None:
+    featurizer = Featurizer()
+    system = {"kind": "system", "ts": at(30), "cpu_percent": 5.0}
+
+    def apps(units: dict[datetime, list[Unit]]) -> set[str]:
+        [found] = units.values()
+        return {dict(u.dims)["app_name"] for u in found if u.signal == "app_crash"}
+
+    assert apps(featurizer.units(batch(INVENTORY, system))) == {"Teams.exe", "chrome.exe"}
+    assert apps(featurizer.units(batch(system))) == {"Teams.exe", "chrome.exe"}
+    update = {**INVENTORY, "apps": [{"name": "Teams.exe", "version": "24.3.0"}]}
+    assert apps(featurizer.units(batch(update, system))) == {"Teams.exe"}
+    [units] = featurizer.units(batch(system, site="antwerp")).values()
+    assert {dict(u.dims)["site"] for u in units if u.signal == "app_crash"} == {"antwerp"}
