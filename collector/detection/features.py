@@ -25,7 +25,8 @@ Pure: batches in (as dicts, the wire format), units out; no clock, no database.
 
 Speed: a device describes itself the same way minute after minute, so the dims of each
 combination of context values are built once (:meth:`Featurizer._dims`) and shared by every
-unit that has them; the detector's buffer then recognises them at the cost of one lookup.
+unit that has them (the detector's buffer then finds their cells in one lookup), and the
+units of a minute awake without events are made once per inventory (:meth:`Featurizer._awake`).
 """
 
 from __future__ import annotations
