@@ -34,30 +34,40 @@ class Jobs:
     ) -> None:
         self.detection = detection
         self.deliverer = deliverer
-        self.scheduler = BackgroundScheduler(timezone=UTC)
-        if detection is not None:
-            self.scheduler.add_job(
-                schedule_callable(detection, clock),
+        self.clock = clock
+        self.scheduler: BackgroundScheduler | None = None
+
+    def start(self) -> None:
+        """A fresh scheduler each time: an app's lifespan may be entered more than once, and
+        a scheduler that was shut down cannot run jobs again."""
+        if self.scheduler is not None:
+            return
+        scheduler = BackgroundScheduler(timezone=UTC)
+        if self.detection is not None:
+            scheduler.add_job(
+                schedule_callable(self.detection, self.clock),
                 CronTrigger(second=5, timezone=UTC),
                 id="detection",
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=50,
             )
-        if deliverer is not None:
-            self.scheduler.add_job(
-                deliverer.tick,
+        if self.deliverer is not None:
+            scheduler.add_job(
+                self.deliverer.tick,
                 IntervalTrigger(seconds=10, timezone=UTC),
                 id="notifications",
                 max_instances=1,
                 coalesce=True,
             )
-
-    def start(self) -> None:
-        self.scheduler.start()
+        scheduler.start()
+        self.scheduler = scheduler
 
     def stop(self) -> None:
+        if self.scheduler is None:
+            return
         self.scheduler.shutdown(wait=True)
+        self.scheduler = None
         if self.detection is not None:
             try:
                 self.detection.snapshot()

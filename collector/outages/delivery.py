@@ -84,7 +84,10 @@ class Deliverer:
             log.exception("could not read the notification outbox")
             return 0
         for notification_id, destination_name, payload, attempt in claimed:
-            self._send(notification_id, destination_name, payload, attempt)
+            try:
+                self._send(notification_id, destination_name, payload, attempt)
+            except Exception:  # the row is claimed again when its lease lapses
+                log.exception("could not record the outcome of notification %s", notification_id)
         return len(claimed)
 
     def close(self) -> None:
