@@ -87,6 +87,14 @@ class Featurizer:
         """Per device, the units of an awake minute without events (see :meth:`_awake`);
         not pickled."""
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A snapshot taken before the caches existed resumes with empty ones."""
+        self.__dict__.update(state)
+        if "known" not in state:
+            self.known = Memo()
+        if "quiet" not in state:
+            self.quiet = Memo()
+
     def _dims(self, names: tuple[str, ...], *values: str | None) -> Dims:
         """The (name, value) pairs of the values that are set, in ``names``' order: one shared
         tuple per distinct combination."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .memo import Memo
 from .units import Cell, Cohort, Dims, Unit, cells_for
@@ -64,6 +65,12 @@ class MinuteBuffer:
         self.floor: int | None = None
         """Minutes before this have left the buffer; their units are dropped."""
         self.dropped = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A snapshot taken before the cell index existed resumes with an empty one."""
+        self.__dict__.update(state)
+        if "index" not in state:
+            self.index = CellIndex()
 
     def add(self, minute: int, units: Iterable[Unit]) -> int:
         """Fold ``units`` of event-time ``minute`` in; how many were taken (0 if too old)."""

@@ -47,6 +47,16 @@ def test_a_restored_detector_finds_the_same_outages_as_the_original() -> None:
 DEVICE = "3f2c5b1e-0000-4000-8000-000000000001"
 
 
+def test_a_snapshot_from_before_the_caches_resumes() -> None:
+    fleet = make_fleet()
+    detector, featurizer = Detector(), Featurizer()
+    feed(detector, fleet, 0, 5)
+    del detector.buffer.index, featurizer.known, featurizer.quiet  # as the older code had it
+    restored, restored_featurizer = pickle.loads(pickle.dumps((detector, featurizer)))
+    feed(restored, fleet, 5, 10)
+    assert restored_featurizer.units(batch({"kind": "system", "ts": "2026-11-30T09:00:00+00:00"}))
+
+
 def batch(*samples: dict[str, object]) -> dict[str, object]:
     return {
         "device_id": DEVICE,
