@@ -1,41 +1,61 @@
-"""Outage detection against the fleet simulator: recall, precision, delay, lead over the first
-ticket, localization, false alarms and CPU.
+"""Outage detection, measured the way the product runs it: simulated fleets replayed through
+the collector's ingest path and detection job.
 
-    .venv/bin/python bench/detection.py [--devices 300] [--days 2] [--outages 8] [--seeds 1 2]
-                                        [--scale-devices 10000 --scale-minutes 30]
+    .venv/bin/python bench/detection.py [--runs 12] [--overlap-runs 4] [--quiet-days 5]
+                                        [--devices 200] [--workers 2]
+                                        [--scale-devices 10000 --scale-minutes 20]
 
-(``--seeds`` with no value runs the CPU scale check alone.)
+(``--runs 0 --overlap-runs 0 --quiet-days 0`` runs the CPU scale check alone;
+``--scale-devices 0`` skips it.)
 
-Each seed simulates a fleet (``dexpulse simulate``'s engine, streamed, no file) with random
-outages of every type and feeds its batches, in arrival order, through the detection core
-the way the collector's detection job does: the clock follows each batch's ``sent_at``,
-units are folded into their event-time minutes, arrivals feed the silence signal.
+What runs, each in its own fresh SQLite database, ``--workers`` at a time:
 
-PRELIMINARY: this drives the pure core directly (features -> detector). The issue's
-benchmark runs through replay, i.e. the collector's ingest path and database, which does not
-exist yet; the figures here are the core's, not yet the product's.
+* ``--runs`` seeded days (a Monday) of a fleet of 100, 200 or 400 devices at 3, 5 or 8 sites
+  (by seed), each with four random outages of random types (any of the eight, overlapping
+  when their times do) placed in office hours;
+* ``--overlap-runs`` days with two outages of different types starting together;
+* a quiet fleet for ``--quiet-days`` days from a Monday (nights and a weekend included),
+  where every detection is a false alarm;
+* the scale check: ``--scale-devices`` devices all awake for ``--scale-minutes`` minutes,
+  replayed with the job run every minute; the figure is the job's CPU time per run (reading
+  the new rows, features, detector, writing outages), i.e. the detection work per minute.
+
+Each simulated day is written as JSON Lines and fed to :func:`replay` (what
+``dexpulse collector replay`` does); the job's CPU is measured around each run.
 
 Matching: a detected outage matches an injected one when it starts between 5 minutes before
-the injection and 15 minutes after its end and shares devices with it (a third of the
-detected outage's affected devices were affected by the injection) or names its cohort.
-Unmatched detections are false alarms. Localization is right when the detected cohort's
-pairs are all in the injected cohort and it names the injected cohort's key dimension(s).
+the injection and 15 minutes after its end and a third of its affected devices were affected
+by the injection, or it names the injected cohort. An injection may show as several outages
+(the Wi-Fi drop and the silence of an access point); those are not false alarms. The rest are.
+Localization is right when every pair of the detected cohort is in the injected cohort and it
+names the injection's key dimension(s). Delay is from the true onset to ``detected_at``; the
+lead is from ``detected_at`` to the first simulated helpdesk ticket.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from dexpulse.collector.detection.engine import Detector, from_minute
-from dexpulse.collector.detection.features import Featurizer
-from dexpulse.collector.detection.lifecycle import Outage
+from sqlalchemy import select
+
+from dexpulse.collector import migrations
+from dexpulse.collector.db import make_engine, make_sessionmaker
+from dexpulse.collector.models import OutageRecord
+from dexpulse.collector.outages.job import DetectionJob, RunResult
+from dexpulse.collector.outages.replay import replay
 from dexpulse.collector.simulator.engine import Simulation, SimulationConfig
+from dexpulse.collector.simulator.scenarios import parse_spec
+from dexpulse.collector.simulator.timefmt import DEFAULT_START
+from dexpulse.collector.timeline import TimePolicy
 
 KEY_DIMS = {
     "ap_failure": {"bssid"},
@@ -47,98 +67,135 @@ KEY_DIMS = {
     "os_build_regression": {"os_build"},
     "wifi_degradation": {"site"},
 }
+PAIRS = [
+    ("ap_failure", "bad_app_version"),
+    ("site_wan_degradation", "saas_outage"),
+    ("bad_driver", "os_build_regression"),
+    ("site_dns_failure", "wifi_degradation"),
+]
+SIZES = [(100, 3), (200, 5), (400, 8)]
 
 
 @dataclass
-class Run:
-    truth: dict[str, Any]
-    found: list[Outage]
+class Plan:
+    name: str
+    devices: int
+    sites: int
+    seed: int
+    days: float
+    random_scenarios: int = 0
+    scenarios: tuple[str, ...] = ()
+    always_on: bool = False
+    every_minutes: int = 60
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    truth: list[dict[str, Any]]
+    found: list[dict[str, Any]]
     device_days: float
-    cpu_s: float
-    minutes: int
+    job_cpu_s: float
+    job_runs: int
+    batches: int
+    wall_s: float
+    per_run_cpu: list[float] = field(default_factory=list)
 
 
-def simulate_and_detect(devices: int, days: float, outages: int, seed: int) -> Run:
+class TimedJob(DetectionJob):
+    """The detection job, its CPU time measured run by run."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cpu: list[float] = []
+
+    def run(self, now: datetime) -> RunResult | None:
+        started = time.process_time()
+        try:
+            return super().run(now)
+        finally:
+            self.cpu.append(time.process_time() - started)
+
+
+def execute(plan: Plan) -> Outcome:
+    started = time.monotonic()
+    specs = tuple(parse_spec(s) for s in plan.scenarios)
     sim = Simulation(
         SimulationConfig(
-            devices=devices, seed=seed, duration=timedelta(days=days), random_scenarios=outages
+            devices=plan.devices, sites=plan.sites, seed=plan.seed, start=DEFAULT_START,
+            duration=timedelta(days=plan.days), scenarios=specs,
+            random_scenarios=plan.random_scenarios, always_on=plan.always_on,
         )
-    )
-    found, cpu = feed(sim)
-    return Run(sim.truth(), found, devices * days, cpu, int(days * 24 * 60))
-
-
-def feed(sim: Simulation, phases: dict[str, float] | None = None) -> tuple[list[Outage], float]:
-    """The simulation's batches through features and detector, the clock following sent_at;
-    every outage reported and the CPU seconds spent in detection (split into ``phases``, if
-    given: evaluating minutes, batches to units, folding units and arrivals in)."""
-    featurizer, detector = Featurizer(), Detector()
-    found: dict[str, Outage] = {}
-    split = {"advance": 0.0, "features": 0.0, "add": 0.0}
-    now: datetime | None = None
-    for out in sim.batches():
-        batch = json.loads(sim.line(out))
-        started = time.process_time()
-        now = datetime.fromisoformat(batch["sent_at"])
-        found.update((o.id, o) for o in detector.advance(now))
-        advanced = time.process_time()
-        by_minute = featurizer.units(batch)
-        featurized = time.process_time()
-        for minute, units in by_minute.items():
-            detector.add(minute, units)
-        detector.arrived(batch["device_id"], featurizer.place(batch["device_id"]), now)
-        done = time.process_time()
-        split["advance"] += advanced - started
-        split["features"] += featurized - advanced
-        split["add"] += done - featurized
-    if now is not None:
-        found.update((o.id, o) for o in detector.advance(now))
-    if phases is not None:
-        phases.update(split)
-    return list(found.values()), sum(split.values())
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="dexpulse-bench-") as scratch:
+        path = Path(scratch) / "batches.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for batch in sim.batches():
+                out.write(sim.line(batch) + "\n")
+        truth = sim.truth()
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'replay.db'}")
+        try:
+            migrations.upgrade(engine)
+            sessions = make_sessionmaker(engine)
+            job = TimedJob(sessions, holder="bench", snapshot_every=None)
+            every = timedelta(minutes=plan.every_minutes)
+            result = replay(path, sessions, job, TimePolicy(), every)
+            with sessions() as session:
+                rows = session.scalars(
+                    select(OutageRecord).where(OutageRecord.id.in_(result.outage_ids))
+                ).all()
+                found = [{**r.document, "affected": r.devices["affected"]} for r in rows]
+        finally:
+            engine.dispose()
+    return Outcome(
+        plan, truth["outages"], found, plan.devices * plan.days, sum(job.cpu), len(job.cpu),
+        result.batches, time.monotonic() - started, job.cpu,
+    )  # fmt: skip
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def match(run: Run) -> tuple[list[tuple[dict[str, Any], Outage | None]], list[Outage]]:
-    pairs: list[tuple[dict[str, Any], Outage | None]] = []
-    used: set[str] = set()
-    for truth in run.truth["outages"]:
-        start, end = _time(truth["start"]), _time(truth["end"])
-        affected = set(truth["affected_devices"])
-        best: Outage | None = None
-        for outage in run.found:
-            began = from_minute(outage.started_at)
-            if not start - timedelta(minutes=5) <= began <= end + timedelta(minutes=15):
+def _near(truth: dict[str, Any], outage: dict[str, Any]) -> bool:
+    start, end = _time(truth["start"]), _time(truth["end"])
+    began = _time(outage["started_at"])
+    return start - timedelta(minutes=5) <= began <= end + timedelta(minutes=15)
+
+
+def _shares(truth: dict[str, Any], outage: dict[str, Any]) -> bool:
+    affected = set(outage["affected"])
+    return len(affected & set(truth["affected_devices"])) >= len(affected) / 3
+
+
+def match(
+    outcome: Outcome,
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any] | None]], list[dict[str, Any]]]:
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    explained: set[str] = set()
+    for truth in outcome.truth:
+        best: dict[str, Any] | None = None
+        for outage in outcome.found:
+            if not _near(truth, outage):
                 continue
-            shared = len(outage.affected & affected) >= len(outage.affected) / 3
-            if shared or dict(outage.cohort) == truth["cohort"]:
-                if best is None or outage.detected_at < best.detected_at:
+            if _shares(truth, outage) or outage["cohort"] == truth["cohort"]:
+                explained.add(outage["id"])
+                if best is None or outage["detected_at"] < best["detected_at"]:
                     best = outage
-        if best is not None:
-            used.add(best.id)
         pairs.append((truth, best))
-    # one injection may show as several outages (e.g. silence and Wi-Fi): those are not false
-    for truth, _ in pairs:
-        start, end = _time(truth["start"]), _time(truth["end"])
-        for outage in run.found:
-            began = from_minute(outage.started_at)
-            if start - timedelta(minutes=5) <= began <= end + timedelta(minutes=15) and (
-                len(outage.affected & set(truth["affected_devices"])) >= len(outage.affected) / 3
-            ):
-                used.add(outage.id)
-    false = [o for o in run.found if o.id not in used]
+    false = [o for o in outcome.found if o["id"] not in explained]
     return pairs, false
 
 
-def localized(truth: dict[str, Any], outage: Outage) -> bool:
-    found = dict(outage.cohort)
-    wanted = truth["cohort"]
+def localized(truth: dict[str, Any], outage: dict[str, Any]) -> bool:
+    found, wanted = outage["cohort"], truth["cohort"]
     return all(wanted.get(k) == v for k, v in found.items()) and KEY_DIMS.get(
         truth["type"], set(wanted)
     ) <= set(found)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -146,78 +203,104 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def report(runs: list[Run]) -> None:
-    pairs: list[tuple[dict[str, Any], Outage | None]] = []
-    false: list[Outage] = []
-    for run in runs:
-        p, f = match(run)
+def minutes_between(a: str, b: str) -> float:
+    return (_time(b) - _time(a)).total_seconds() / 60
+
+
+def report(outcomes: list[Outcome]) -> None:
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    false: list[tuple[Outcome, dict[str, Any]]] = []
+    for outcome in outcomes:
+        p, f = match(outcome)
         pairs += p
-        false += f
+        false += [(outcome, o) for o in f]
     hard = [(t, o) for t, o in pairs if t["exposed_devices"] >= 10
             and len(t["affected_devices"]) >= 0.5 * t["exposed_devices"]]  # fmt: skip
     found = [(t, o) for t, o in pairs if o is not None]
-    delays = [
-        (from_minute(o.detected_at) - _time(t["start"])).total_seconds() / 60 for t, o in found
-    ]
+    delays = [minutes_between(t["start"], o["detected_at"]) for t, o in found]
     ticketed = [(t, o) for t, o in found if t.get("first_ticket_at")]
-    before = [
-        (_time(t["first_ticket_at"]) - from_minute(o.detected_at)).total_seconds() / 60
-        for t, o in ticketed
-    ]
-    device_days = sum(r.device_days for r in runs)
+    leads = [minutes_between(o["detected_at"], t["first_ticket_at"]) for t, o in ticketed]
+    tickets_total = sum(1 for t, _ in pairs if t.get("first_ticket_at"))
+    device_days = sum(o.device_days for o in outcomes)
     detections = len(found) + len(false)
-    print(f"injected outages: {len(pairs)} ({len(hard)} hard: >= 50 % of >= 10 devices)")
-    print(f"recall, all: {len(found) / max(1, len(pairs)):.1%}; hard: "
-          f"{sum(1 for _, o in hard if o) / max(1, len(hard)):.1%}")  # fmt: skip
-    print(f"precision: {len(found) / max(1, detections):.1%} ({len(false)} false alarms)")
-    print(f"delay from onset: median {statistics.median(delays) if delays else float('nan'):.1f}"
-          f" min, p95 {pct(delays, 0.95):.1f} min")  # fmt: skip
-    lead = statistics.median(before) if before else float("nan")
-    early = sum(1 for b in before if b > 0)
-    print(f"flagged before the first ticket: {early}/{len(before)}, median lead {lead:.1f} min")
-    print(f"top-1 localization: {sum(1 for t, o in found if o and localized(t, o))}/{len(found)}")
-    print(f"false alarms per 1,000 device-days: {1000 * len(false) / max(1, device_days):.2f} "
-          f"({device_days:.0f} device-days)")  # fmt: skip
-    cpu = sum(r.cpu_s for r in runs)
-    minutes = sum(r.minutes for r in runs)
-    print(f"detection CPU: {cpu:.0f} s for {minutes} simulated minutes "
-          f"({1000 * cpu / max(1, minutes):.0f} ms per minute)")  # fmt: skip
+    right = sum(1 for t, o in found if o is not None and localized(t, o))
+    rows = [
+        ("injected outages", f"{len(pairs)} ({len(hard)} hard: >= 50 % of a cohort of >= 10)"),
+        ("recall, hard outages", f"{sum(1 for _, o in hard if o) / max(1, len(hard)):.1%}"),
+        ("recall, all outages", f"{len(found) / max(1, len(pairs)):.1%}"),
+        ("precision", f"{len(found) / max(1, detections):.1%} ({len(false)} false alarms)"),
+        ("delay from onset, median / p95",
+         f"{median(delays):.1f} / {pct(delays, 0.95):.1f} min"),
+        ("flagged before the first ticket",
+         f"{sum(1 for x in leads if x > 0)}/{tickets_total} "
+         f"({sum(1 for x in leads if x > 0) / max(1, tickets_total):.1%}), median lead "
+         f"{median(leads):.1f} min"),
+        ("top-1 localization", f"{right}/{len(found)} ({right / max(1, len(found)):.1%})"),
+        ("false alarms per 1,000 device-days",
+         f"{1000 * len(false) / max(1, device_days):.2f} ({device_days:.0f} device-days)"),
+    ]  # fmt: skip
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print()
     for truth, outage in pairs:
         if outage is None:
             got = "MISSED"
         else:
-            delay = (from_minute(outage.detected_at) - _time(truth["start"])).total_seconds() / 60
-            got = f"{dict(outage.cohort)} +{delay:.0f} min"
-        print(f"  {truth['type']:<22} {truth['cohort']} -> {got}")
-    for outage in false:
-        print(f"  FALSE {outage.signal} {dict(outage.cohort)} at {from_minute(outage.started_at)}")
+            delay = minutes_between(truth["start"], outage["detected_at"])
+            got = f"{outage['signal']} {outage['cohort']} +{delay:.0f} min"
+        size = f"{len(truth['affected_devices'])}/{truth['exposed_devices']}"
+        print(f"  {truth['type']:<22} {size:>7} {truth['cohort']} -> {got}")
+    for outcome, outage in false:
+        print(f"  FALSE ({outcome.plan.name}) {outage['signal']} {outage['cohort']} "
+              f"at {outage['started_at']}, {outage['affected_devices']} devices")  # fmt: skip
+
+
+def plans(args: argparse.Namespace) -> list[Plan]:
+    out: list[Plan] = []
+    for seed in range(1, args.runs + 1):
+        devices, sites = SIZES[seed % len(SIZES)] if args.devices == 0 else (args.devices, 5)
+        out.append(Plan(f"random-{seed}", devices, sites, seed, 1.0, random_scenarios=4))
+    for i in range(args.overlap_runs):
+        a, b = PAIRS[i % len(PAIRS)]
+        at = f"{4 + i % 5}h"
+        specs = (f"{a}:at={at},duration=40m", f"{b}:at={at},duration=40m")
+        out.append(Plan(f"overlap-{i + 1}", 200, 5, 100 + i, 1.0, scenarios=specs))
+    if args.quiet_days:
+        out.append(Plan("quiet", 200, 5, 999, args.quiet_days))
+    return out
 
 
 def scale(devices: int, minutes: int) -> None:
-    """Detection CPU per simulated minute at fleet size, office hours, no outage."""
-    start = datetime.fromisoformat("2026-11-24T09:00:00+00:00")
-    config = SimulationConfig(
-        devices=devices, seed=5, start=start, duration=timedelta(minutes=minutes), always_on=True
-    )
-    phases: dict[str, float] = {}
-    _, cpu = feed(Simulation(config), phases)
-    print(f"{devices} devices, {minutes} min awake: detection CPU {cpu / minutes:.2f} s per "
-          "simulated minute (features + detector)")  # fmt: skip
-    print("  " + ", ".join(f"{name} {seconds / minutes:.2f} s" for name, seconds in phases.items())
-          + " (evaluating minutes; batches to units; units and arrivals in)")  # fmt: skip
+    plan = Plan("scale", devices, 8, 5, minutes / 1440, always_on=True, every_minutes=1)
+    outcome = execute(plan)
+    runs = sorted(outcome.per_run_cpu[5:]) or sorted(outcome.per_run_cpu)
+    print(f"scale: {devices} devices awake for {minutes} min, {outcome.batches} batches; "
+          f"detection job CPU per minute run: median {statistics.median(runs):.2f} s, "
+          f"max {max(runs):.2f} s")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--devices", type=int, default=300)
-    parser.add_argument("--days", type=float, default=2)
-    parser.add_argument("--outages", type=int, default=8)
-    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2], help="none: skip")
-    parser.add_argument("--scale-devices", type=int, default=0)
-    parser.add_argument("--scale-minutes", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=12)
+    parser.add_argument("--overlap-runs", type=int, default=4)
+    parser.add_argument("--quiet-days", type=float, default=5)
+    parser.add_argument("--devices", type=int, default=0, help="0: vary 100/200/400 by seed")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scale-devices", type=int, default=10000)
+    parser.add_argument("--scale-minutes", type=int, default=20)
     args = parser.parse_args()
-    if args.seeds:
-        report([simulate_and_detect(args.devices, args.days, args.outages, s) for s in args.seeds])
+    todo = plans(args)
+    if todo:
+        started = time.monotonic()
+        with ProcessPoolExecutor(args.workers) as pool:
+            outcomes = []
+            for outcome in pool.map(execute, sorted(todo, key=lambda p: -p.devices * p.days)):
+                outcomes.append(outcome)
+                print(f"  done {outcome.plan.name}: {outcome.batches} batches in "
+                      f"{outcome.wall_s:.0f} s", file=sys.stderr)  # fmt: skip
+        print(f"{len(todo)} replays in {time.monotonic() - started:.0f} s\n")
+        report(outcomes)
     if args.scale_devices:
         scale(args.scale_devices, args.scale_minutes)
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from .baseline import Baselines
 from .lifecycle import Outage, Timing, alarm_step, jaccard, quiet_step, related
-from .localize import Choice, Score, choose, score_all
+from .localize import MIN_RR, Choice, Score, choose, score_all
 from .minutes import Count, MinuteBuffer
 from .stats import cusum_step, shifted, upper_tail, window_rate
 from .units import ROOT, Cell, Cohort, Dims, Unit
@@ -166,6 +166,10 @@ class Detector:
 
     def evaluate(self, minute: int, clock: int) -> list[Outage]:
         cfg = self.config
+        if minute % 60 == 0:  # devices gone for a day (retired, reinstalled) leave the walk
+            self.arrivals = {
+                d: seen for d, seen in self.arrivals.items() if seen[0][-1] >= minute - 1440
+            }
         if self.arrivals:
             self.buffer.add(minute, self._silence(minute, clock))
         counts = self.buffer.at(minute)
@@ -276,10 +280,31 @@ class Detector:
             if self._enough(signal, c.best.cohort, c.best.failing, c.best.exposed)
             and len(c.best.devices & alarm_devices) >= 0.5 * max(1, c.best.failing)
         ]
+        choices += self._standing_alone(signal, scores, alarming, choices)
         if not choices and ROOT in alarming:  # fleet-wide, no cohort stands out
             root = next(s for s in scores if s.cohort == ROOT)
             choices = [Choice(root, ())]
         return choices
+
+    def _standing_alone(
+        self, signal: str, scores: list[Score], alarming: set[Cohort], taken: list[Choice]
+    ) -> list[Choice]:
+        """Alarming cells no accepted choice explains. Localization may prefer a broader
+        cohort that then fails the minimums: four devices silent at a dead access point and
+        three more leaving elsewhere make "the site" the best explanation, yet seven of 38
+        is no site outage. The access point alarmed on its own and is kept."""
+        covered: set[str] = set()
+        for choice in taken:
+            covered |= choice.best.devices
+        found: list[Choice] = []
+        candidates = [s for s in scores if s.cohort in alarming and s.cohort != ROOT]
+        for score in sorted(candidates, key=lambda s: (-s.share, len(s.cohort), s.cohort)):
+            if score.devices & covered or score.relative_risk < MIN_RR:
+                continue
+            if self._enough(signal, score.cohort, score.failing, score.exposed):
+                found.append(Choice(score, ()))
+                covered |= score.devices
+        return found
 
     def _match(self, signal: str, choice: Choice, minute: int, clock: int) -> tuple[Outage, bool]:
         best = choice.best

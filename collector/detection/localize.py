@@ -36,6 +36,8 @@ MIN_SHARE = 0.1
 SHARE_BAND = 0.8
 RR_TIE = 1.25
 OVERLAP = 0.5
+MIN_RR = 3.0
+"""A cohort failing less than three times as often as its siblings explains nothing."""
 NARROW_SHARE = 0.7
 """A cohort inside the chosen one that holds this share of its failing devices, at a clearly
 higher rate, is blamed instead (a few of a dead AP's clients were last seen on a neighbour)."""
@@ -168,7 +170,7 @@ class _Siblings:
 
 
 def choose(
-    scores: list[Score], parents: Mapping[Cohort, Cohort], *, min_rr: float = 3.0
+    scores: list[Score], parents: Mapping[Cohort, Cohort], *, min_rr: float = MIN_RR
 ) -> list[Choice]:
     """The cohorts that explain the excess (see the module notes), most explanatory first."""
     pool = [s for s in scores if s.cohort and s.share >= MIN_SHARE and s.relative_risk >= min_rr]

@@ -163,3 +163,28 @@ def test_devices_that_stop_reporting_together_are_an_outage() -> None:
     assert to_minute_iso(str(outage["detected_at"])) - cut_from <= 5
     assert outage["affected_devices"] == 20
     assert outage["status"] == "resolved"  # the devices came back
+
+
+def test_a_small_dead_access_point_is_found_when_its_site_is_no_outage() -> None:
+    """Four laptops at one access point fall silent together while three others at the same
+    site leave. The site is the broadest explanation of the seven, but seven of sixty is no
+    site outage; the access point alarmed on its own and is reported."""
+    detector = Detector()
+    place: dict[str, tuple[tuple[str, str], ...]] = {}
+    for s in range(3):
+        for i in range(60 if s == 1 else 20):
+            ap = "ap-dead" if s == 1 and i < 4 else f"ap-{s}-{i % 4}"
+            place[f"d{s}-{i}"] = (("site", f"site-{s}"), ("ssid", "corp"), ("bssid", ap))
+    leaving = {"d1-10", "d1-20", "d1-30"}
+    cut = 90
+    for m in range(110):
+        now = minute_of(m)
+        for device, dims in place.items():
+            if m >= cut and (dims[2][1] == "ap-dead" or device in leaving):
+                continue
+            detector.arrived(device, dims, now)
+        detector.advance(minute_of(m + 1))
+    [outage] = outages(detector)
+    assert (outage["signal"], outage["cohort"]) == ("silence", {"bssid": "ap-dead"})
+    assert outage["affected_devices"] == 4
+    assert to_minute_iso(str(outage["detected_at"])) - cut <= 5
