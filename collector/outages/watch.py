@@ -25,12 +25,12 @@ from ..notify.wording import summary
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str | None, str, str]]:
     """(id, event, data) per Server-Sent Event in ``lines``."""
     event_id: str | None = None
-    name, data = "message", []
+    name, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:
                 yield event_id, name, "\n".join(data)
-            name, data = "message", []
+            name, data = "message", list[str]()
             continue
         if line.startswith(":"):
             continue
