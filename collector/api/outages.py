@@ -26,6 +26,7 @@ from dexpulse.schema.types import UtcDatetime
 
 from ..errors import ApiError
 from ..models import Device, OutageEvent, OutageRecord
+from ..notify.destinations import Signal
 from ..notify.wording import cohort_words, headline, impact, when
 from .deps import SessionDep, SessionsDep, ViewerDep
 
@@ -105,7 +106,7 @@ def list_outages(
     session: SessionDep,
     _: ViewerDep,
     status: Annotated[list[Status] | None, Query()] = None,
-    signal: Annotated[list[str] | None, Query(max_length=32)] = None,
+    signal: Annotated[list[Signal] | None, Query()] = None,
     since: Annotated[UtcDatetime | None, Query(description="started or still live since")] = None,
     cohort: Annotated[
         list[str] | None, Query(description="name:value, e.g. site:Amsterdam (all must match)")
@@ -238,7 +239,9 @@ def _as_uuid(text: str) -> uuid.UUID | None:
 
 @router.get("/{outage_id}", response_model=OutageDetail)
 def get_outage(
-    session: SessionDep, _: ViewerDep, outage_id: Annotated[str, Path(max_length=64)]
+    session: SessionDep,
+    _: ViewerDep,
+    outage_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
 ) -> OutageDetail:
     """One outage: its timeline of failing/exposed devices per minute, why this cohort,
     suspects, the devices affected and what happened to it."""

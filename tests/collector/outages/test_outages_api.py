@@ -121,6 +121,10 @@ def test_bad_filters_and_no_key_are_refused(feed: Any) -> None:
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_cohort" and bad in response.json()["detail"]
     assert get(URL, headers=key, params={"limit": 0}).status_code == 422
+    for signal in ("bogus", "\x00"):  # NUL once reached PostgreSQL, which refuses it: a 500
+        response = get(URL, headers=key, params={"signal": signal})
+        assert response.status_code == 422 and response.json()["error"] == "validation_error"
+    assert get(f"{URL}/wifi%00", headers=key).status_code == 422
     assert get(URL).status_code == 401 and get(URL).json()["error"] == "missing_token"
     wrong = get(URL, headers={"Authorization": "Bearer dxk_not_a_key"})
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_api_key"
