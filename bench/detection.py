@@ -259,15 +259,16 @@ def report(outcomes: list[Outcome]) -> None:
 def plans(args: argparse.Namespace) -> list[Plan]:
     out: list[Plan] = []
     for seed in range(1, args.runs + 1):
-        devices, sites = SIZES[seed % len(SIZES)] if args.devices == 0 else (args.devices, 5)
+        devices, sites = SIZES[seed % len(SIZES)]
+        devices = args.devices or devices
         out.append(Plan(f"random-{seed}", devices, sites, seed, 1.0, random_scenarios=4))
     for i in range(args.overlap_runs):
         a, b = PAIRS[i % len(PAIRS)]
         at = f"{4 + i % 5}h"
         specs = (f"{a}:at={at},duration=40m", f"{b}:at={at},duration=40m")
-        out.append(Plan(f"overlap-{i + 1}", 200, 5, 100 + i, 1.0, scenarios=specs))
+        out.append(Plan(f"overlap-{i + 1}", args.devices or 200, 5, 100 + i, 1.0, scenarios=specs))
     if args.quiet_days:
-        out.append(Plan("quiet", 200, 5, 999, args.quiet_days))
+        out.append(Plan("quiet", args.devices or 200, 5, 999, args.quiet_days))
     return out
 
 
@@ -285,7 +286,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--overlap-runs", type=int, default=4)
     parser.add_argument("--quiet-days", type=float, default=5)
-    parser.add_argument("--devices", type=int, default=0, help="0: vary 100/200/400 by seed")
+    parser.add_argument(
+        "--devices", type=int, default=0, help="fleet size of every run (0: 100/200/400 by seed)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scale-devices", type=int, default=10000)
     parser.add_argument("--scale-minutes", type=int, default=20)

@@ -181,12 +181,15 @@ def choose(
         band = [s for s in pool if s.share >= SHARE_BAND * top_share]
         top_rr = max(s.relative_risk for s in band)
         tied = [s for s in band if s.relative_risk * RR_TIE >= top_rr]
-        best = max(tied, key=lambda s: (s.share, -len(s.cohort), -s.exposed))
-        best = _granularity(best, by_cohort, parents, min_rr)
-        rest = [s for s in pool if s is not best]
+        picked = max(tied, key=lambda s: (s.share, -len(s.cohort), -s.exposed))
+        best = _granularity(picked, by_cohort, parents, min_rr)
+        # The picked candidate leaves the pool even when the granularity moved away from it
+        # to a cohort it barely overlaps: otherwise it is picked again, forever.
+        rest = [s for s in pool if s is not best and s is not picked]
         covered = [s for s in rest if _overlap(s, best) >= OVERLAP]
         alternatives = sorted(covered, key=lambda s: (-s.share, -s.relative_risk))[:3]
-        choices.append(Choice(best, tuple(alternatives)))
+        if all(c.best.cohort != best.cohort for c in choices):
+            choices.append(Choice(best, tuple(alternatives)))
         pool = [s for s in rest if _overlap(s, best) < OVERLAP]
     return choices
 
