@@ -189,7 +189,9 @@ def _choose_target(kind: str, fleet: Fleet, rng: random.Random) -> str:
     if kind == "bad_app_version":
         return _big(Counter(a.key for d in devices for a in d.apps), 10, rng)
     if kind == "bad_driver":
-        models = Counter(p.key for d in devices for p in d.peripherals if p.info.versions)
+        models = Counter(  # a peripheral with no driver of its own has no driver to break
+            p.key for d in devices for p in d.peripherals if p.info.versions and p.info.driver
+        )
         return _big(models, 5, rng)
     return _big(Counter(d.os_build for d in devices), 10, rng)
 
