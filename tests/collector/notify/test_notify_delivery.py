@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from notify_support import Receiver, Reply, event
+from http_receiver import Receiver, Reply
+from notify_support import event
 
 from dexpulse.collector.notify import (
     MAX_ATTEMPTS,
@@ -78,7 +79,7 @@ def test_503s_with_retry_after_are_retried_with_the_same_delivery_id(
     busy = Reply(503, {"Retry-After": "200"}, b"maintenance")
     receiver.answer(busy, busy, Reply(200, body=b"thanks"))
     evt = event()
-    outcomes, delays, times = run(client, webhook(receiver.url + "/hook"), evt)
+    outcomes, delays, times = run(client, webhook(receiver.url("/hook")), evt)
     assert [o.status for o in outcomes] == [503, 503, 200]
     assert [(o.ok, o.retry) for o in outcomes] == [(False, True), (False, True), (True, False)]
     assert outcomes[0].retry_after_s == 200 and outcomes[0].error == "HTTP 503 Service Unavailable"
@@ -99,7 +100,7 @@ def test_503s_with_retry_after_are_retried_with_the_same_delivery_id(
 
 def test_a_400_is_not_retried(receiver: Receiver, client: httpx.Client) -> None:
     receiver.answer(Reply(400, body=b"invalid_payload"))
-    outcomes, delays, _ = run(client, webhook(receiver.url), event())
+    outcomes, delays, _ = run(client, webhook(receiver.url()), event())
     assert len(outcomes) == 1 and len(receiver.received) == 1 and delays == []
     (outcome,) = outcomes
     assert not outcome.ok and not outcome.retry and outcome.status == 400
@@ -111,7 +112,7 @@ def test_a_receiver_that_stays_down_is_given_up_on(
     receiver: Receiver, client: httpx.Client
 ) -> None:
     receiver.answer(*[Reply(500)] * MAX_ATTEMPTS)
-    outcomes, delays, times = run(client, webhook(receiver.url), event())
+    outcomes, delays, times = run(client, webhook(receiver.url()), event())
     assert len(outcomes) == MAX_ATTEMPTS == len(receiver.received)
     assert all(o.retry for o in outcomes) and len(delays) == MAX_ATTEMPTS - 1
     assert timedelta(minutes=20) < times[-1] - times[0] < timedelta(minutes=111)
@@ -121,7 +122,7 @@ def test_retry_after_as_an_http_date(receiver: Receiver, client: httpx.Client) -
     # measured against the receiver's own Date header (http.server sends its real time)
     later = datetime.now(UTC) + timedelta(seconds=90)
     receiver.answer(Reply(429, {"Retry-After": format_datetime(later, usegmt=True)}, b"slow"))
-    outcome = deliver(client, render(webhook(receiver.url), event(), now=START))
+    outcome = deliver(client, render(webhook(receiver.url()), event(), now=START))
     assert outcome.retry and outcome.status == 429
     assert outcome.retry_after_s is not None and 85 <= outcome.retry_after_s <= 91
 
@@ -142,8 +143,8 @@ def test_a_closed_port_is_retried_with_the_error(client: httpx.Client) -> None:
 
 
 def test_a_timeout_is_retried_with_the_error(receiver: Receiver, client: httpx.Client) -> None:
-    receiver.answer(Reply(hang=True))
-    request = render(webhook(receiver.url, timeout_s=0.2), event(), now=START)
+    receiver.answer(Reply(hang_s=5))
+    request = render(webhook(receiver.url(), timeout_s=0.2), event(), now=START)
     outcome = deliver(client, request)
     assert not outcome.ok and outcome.retry and outcome.status is None
     assert outcome.error == "timed out after 0.2 s (ReadTimeout)"
@@ -154,11 +155,11 @@ def test_slack_and_topdesk_requests_arrive_as_rendered(
 ) -> None:
     slack, topdesk = parse_destinations(
         [
-            {"name": "s", "type": "slack", "url": receiver.url + "/services/T/B/X"},
+            {"name": "s", "type": "slack", "url": receiver.url("/services/T/B/X")},
             {
                 "name": "t",
                 "type": "topdesk",
-                "base_url": receiver.url,
+                "base_url": receiver.url(),
                 "username": "api",
                 "application_password": "pw",
             },

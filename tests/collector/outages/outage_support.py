@@ -1,19 +1,13 @@
 """Helpers for the outage job, API and delivery tests: a migrated database, devices and
-batches written as ingest writes them, hand-made outages, and a local HTTP receiver whose
-answers are scripted per path."""
+batches written as ingest writes them, hand-made outages, (the receiver notifications go
+to is ``http_receiver``)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
-from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,112 +92,3 @@ def outage(
         suspects=list(suspects or []),
         last_alarm=to_minute(detected),
     )
-
-
-# -- a local HTTP receiver -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    hang_s: float = 0.0
-    """Wait this long (or until the receiver stops) before answering."""
-
-
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    """Lower-cased names."""
-    body: bytes
-    at: float
-    """``time.monotonic()`` when it arrived."""
-
-
-class Receiver:
-    """Answers each path from its own script (200 once it is used up) and records requests."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[str, deque[Reply]] = defaultdict(deque)
-        self.received: list[Received] = []
-        self.lock = threading.Lock()
-        self.arrived = threading.Condition(self.lock)
-        self.stopping = threading.Event()
-        self.port = 0
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def answer(self, path: str, *replies: Reply) -> None:
-        self.scripts[path].extend(replies)
-
-    def on(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.received if r.path == path]
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
-        """Whether ``count`` requests have arrived within ``timeout`` seconds."""
-        with self.arrived:
-            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
-
-    def _next(self, request: Received) -> Reply:
-        with self.arrived:
-            self.received.append(request)
-            self.arrived.notify_all()
-            script = self.scripts[request.path]
-            return script.popleft() if script else Reply()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.receiver._next(Received(self.path, headers, body, time.monotonic()))
-        if reply.hang_s and self.server.receiver.stopping.wait(reply.hang_s):
-            self.close_connection = True
-            return
-        try:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-        except OSError:  # the client gave up waiting
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests assert on what was received."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, receiver: Receiver) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.receiver = receiver
-        receiver.port = self.server_address[1]
-
-
-@contextmanager
-def receiving() -> Iterator[Receiver]:
-    """A receiver on 127.0.0.1 (port 0) in a thread; stopped and closed afterwards."""
-    receiver = Receiver()
-    server = _Server(receiver)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

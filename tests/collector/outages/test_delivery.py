@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from outage_support import T0, Receiver, Reply, add_device, ingest, migrated, outage, receiving
+from http_receiver import Receiver, Reply, receiving
+from outage_support import T0, add_device, ingest, migrated, outage
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,7 +84,7 @@ def test_a_retry_after_is_honoured_then_the_notification_is_sent(db_url: str) ->
     with migrated(db_url) as sessions, receiving() as receiver:
         slack = {"name": "chat", "type": "slack", "url": receiver.url("/slack")}
         with deliverer(sessions, clock, hook(receiver), slack) as sender:
-            receiver.answer("/hook", Reply(503, {"Retry-After": "120"}), Reply(200))
+            receiver.answer(Reply(503, {"Retry-After": "120"}), Reply(200), path="/hook")
             opened(sessions, sender)
             first_try = clock.at
             assert sender.tick() == 2
@@ -118,7 +119,7 @@ def test_a_refusal_fails_for_good(db_url: str) -> None:
     clock = Clock(T0 + 5 * S)
     with migrated(db_url) as sessions, receiving() as receiver:
         with deliverer(sessions, clock, hook(receiver)) as sender:
-            receiver.answer("/hook", Reply(400))
+            receiver.answer(Reply(400), path="/hook")
             opened(sessions, sender)
             assert sender.tick() == 1
             clock.at += timedelta(hours=2)
@@ -222,7 +223,7 @@ def test_a_hanging_receiver_does_not_hold_detection_up(db_url: str) -> None:
     clock = Clock(T0 + 5 * S)
     with migrated(db_url) as sessions, receiving() as receiver:
         with deliverer(sessions, clock, hook(receiver, timeout_s=2)) as sender:
-            receiver.answer("/hook", Reply(hang_s=10))
+            receiver.answer(Reply(hang_s=10), path="/hook")
             opened(sessions, sender)
             with transaction(sessions) as session:
                 ingest(session, add_device(session, "laptop-1"), T0 + 10 * S)
