@@ -208,16 +208,20 @@ def _narrowest(
     best: Score, by_cohort: Mapping[Cohort, Score], parents: Mapping[Cohort, Cohort]
 ) -> Score:
     """The right granularity (only one child elevated: blame the child). Go down to a
-    descendant that holds most (``NARROW_SHARE``) of ``best``'s failing devices at a clearly
-    higher rate (a dead access point inside its site), or the same devices with a version
+    cohort inside ``best`` (a descendant, or ``best`` with a driver or app version added) that
+    holds most (``NARROW_SHARE``) of its failing devices and either fails at a clearly higher
+    rate (a dead access point inside its site), or is a version whose sibling versions are
+    healthy (relative risk ``MIN_RR``: the driver version, not the driver or the peripheral
+    model, when the model's other driver versions work), or is the same devices with a version
     added (the app version, not the app, when every device runs that one version)."""
     while True:
         inside = [
             s for s in by_cohort.values()
-            if s.cohort and _descends(s.cohort, best.cohort, parents)
+            if s.cohort and _inside(s.cohort, best.cohort, parents)
             and len(s.devices & best.devices) >= NARROW_SHARE * best.failing
             and (s.rate >= 1.5 * best.rate
-                 or (s.exposed == best.exposed and _adds_version(s.cohort, best.cohort)))
+                 or (_names_version(s.cohort, best.cohort)
+                     and (s.exposed == best.exposed or s.relative_risk >= MIN_RR)))
         ]  # fmt: skip
         if not inside:
             return best
@@ -251,9 +255,17 @@ def _broadest(best: Score, by_cohort: Mapping[Cohort, Score], min_rr: float) -> 
     return best
 
 
-def _adds_version(child: Cohort, parent: Cohort) -> bool:
-    extra = {d for d, _ in child} - {d for d, _ in parent}
-    return bool(extra) and extra <= VERSION_DIMS
+def _inside(child: Cohort, outer: Cohort, parents: Mapping[Cohort, Cohort]) -> bool:
+    """A descendant, or ``outer``'s pairs and a version more (``peripheral`` ->
+    ``peripheral+driver+driver_version``, a known pair whose parent is the driver version)."""
+    if _descends(child, outer, parents):
+        return True
+    return set(outer) < set(child) and _names_version(child, outer)
+
+
+def _names_version(child: Cohort, parent: Cohort) -> bool:
+    """Whether ``child`` adds a version dimension to ``parent``."""
+    return bool(({d for d, _ in child} - {d for d, _ in parent}) & VERSION_DIMS)
 
 
 def _overlap(candidate: Score, chosen: Score) -> float:

@@ -100,7 +100,9 @@ def make_fleet(sites: int = 3, per_site: int = 40, seed: int = 1) -> Fleet:
                           ("chrome.exe", "131.0"), ("OUTLOOK.EXE", "16.0.18526")),
                     peripheral=rng.choice([("dock-a", "rtux64w10", "10.61"),
                                            ("dock-b", "dlusbaudio", "2.1"),
-                                           ("cam-c", "usbvideo", "10.0.22621")]),
+                                           ("cam-c", "usbvideo", "10.0.22621"),
+                                           ("dl-d", "dlidusb", "11.4"),
+                                           ("dl-d", "dlidusb", "11.6")]),
                 )
             )  # fmt: skip
     return Fleet(devices, seed=seed)
