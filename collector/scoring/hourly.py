@@ -30,6 +30,7 @@ the device was up, which is what reliability is averaged over.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import EVENTS, METRICS
@@ -53,11 +54,81 @@ def _higher(value: float, band: tuple[float, float]) -> int:
     return _GOOD if value >= band[0] else (_POOR if value < band[1] else _FAIR)
 
 
+@dataclass(slots=True)
+class HourTally:
+    """What one device-hour's samples add up to before anything depends on the whole hour:
+    class counts per metric, ``unreachable`` probes, event counts and names, answers.
+
+    Tallies of the same device-hour add up (``+``), so the scoring job folds in the samples
+    that arrived since its last run instead of reading the hour again; :func:`finish` turns
+    the sum into the hour's score (whether unreachable probes count, and the events' decayed
+    points, depend on the whole hour). The classes depend on the thresholds the tally was made
+    with: a tally is only added to one made with the same configuration. Names are for the
+    breakdown's wording only and keep the ten most frequent at each step, so a name rare in
+    every part may be dropped from a sum where it would have made the ten."""
+
+    seen: int = 0
+    counts: dict[str, list[int]] = field(default_factory=dict)
+    """Metric -> [good, fair, poor]."""
+    unreachable: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    names: dict[str, dict[str, int]] = field(default_factory=dict)
+    answers: int = 0
+    sentiment_total: float = 0.0
+
+    def __add__(self, other: HourTally) -> HourTally:
+        counts = {m: list(c) for m, c in self.counts.items()}
+        for metric, (g, f, p) in other.counts.items():
+            mine = counts.setdefault(metric, [0, 0, 0])
+            mine[0], mine[1], mine[2] = mine[0] + g, mine[1] + f, mine[2] + p
+        events = dict(self.events)
+        for cause, n in other.events.items():
+            events[cause] = events.get(cause, 0) + n
+        names = {cause: dict(per) for cause, per in self.names.items()}
+        for cause, per in other.names.items():
+            mine_names = names.setdefault(cause, {})
+            for name, n in per.items():
+                mine_names[name] = mine_names.get(name, 0) + n
+            names[cause] = top_names(mine_names)
+        return HourTally(
+            self.seen + other.seen, counts, self.unreachable + other.unreachable, events, names,
+            self.answers + other.answers, self.sentiment_total + other.sentiment_total,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen, "counts": self.counts, "unreachable": self.unreachable,
+            "events": self.events, "names": self.names, "answers": self.answers,
+            "sentiment_total": self.sentiment_total,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HourTally:
+        """A tally stored with :meth:`to_json`; a malformed one raises ValueError."""
+        try:
+            return cls(
+                int(data["seen"]),
+                {str(m): [int(x) for x in c] for m, c in data["counts"].items()},
+                int(data["unreachable"]),
+                {str(k): int(v) for k, v in data["events"].items()},
+                {str(k): {str(n): int(c) for n, c in v.items()} for k, v in data["names"].items()},
+                int(data["answers"]),
+                float(data["sentiment_total"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not a stored hour tally: {exc!r}") from exc
+
+
 def score_hour(
     samples: Iterable[tuple[str, Mapping[str, Any]]], config: ScoringConfig
 ) -> HourScore:
     """Score one device-hour from its samples (any order); see the module docstring."""
-    agg = tally_hour(samples, config)
+    return finish(tally_samples(samples, config), config)
+
+
+def finish(tally: HourTally, config: ScoringConfig) -> HourScore:
+    """The score of a device-hour whose samples add up to ``tally``."""
+    agg = aggregates(tally, config)
     score, components, losses = compose(agg, config.rules)
     return HourScore(score, components, losses, agg, config.fingerprint())
 
@@ -67,6 +138,13 @@ def tally_hour(
 ) -> Aggregates:
     """The aggregates of one device-hour: per-metric class counts, event counts and the
     reliability points they cost this hour, survey answers."""
+    return aggregates(tally_samples(samples, config), config)
+
+
+def tally_samples(
+    samples: Iterable[tuple[str, Mapping[str, Any]]], config: ScoringConfig
+) -> HourTally:
+    """Classify and count ``samples`` (any part of one device-hour, any order)."""
     rules = config.rules
     b = rules.bands
     # The frequent kinds (system, wifi, probes) classify inline against these locals: a call
@@ -181,20 +259,38 @@ def tally_hour(
                 answers += 1
                 sentiment_total += 100.0 if yn else 0.0
 
-    if not seen:
-        return Aggregates()
-    if unreachable and (
-        rules.unreachable == "failure" or (rules.unreachable == "failure_if_online" and failures[0])
-    ):
-        failures[2] += unreachable
     counted = {
         "cpu": cpu, "memory": memory, "disk_space": disk, "boot_time": boot,
         "logon_time": logon, "battery_health": battery, "wifi_signal": wifi,
         "probe_failures": failures, "dns_time": dns, "http_ttfb": ttfb,
         "gateway_latency": gateway, "connect_time": connect,
     }  # fmt: skip
-    metrics = {m: Tally(*counted[m]) for m in METRICS if sum(counted[m])}
-    return Aggregates(1, metrics, _hour_events(events, names, config), answers, sentiment_total)
+    return HourTally(
+        seen, {m: c for m, c in counted.items() if sum(c)}, unreachable, events,
+        {cause: top_names(per) for cause, per in names.items()}, answers, sentiment_total,
+    )  # fmt: skip
+
+
+def aggregates(tally: HourTally, config: ScoringConfig) -> Aggregates:
+    """A whole device-hour's aggregates from its tally (see :class:`HourTally`)."""
+    if not tally.seen:
+        return Aggregates()
+    rules = config.rules
+    counted = tally.counts
+    if tally.unreachable:
+        failures = counted.get("probe_failures", [0, 0, 0])
+        if rules.unreachable == "failure" or (
+            rules.unreachable == "failure_if_online" and failures[0]
+        ):
+            counted = {
+                **counted,
+                "probe_failures": [*failures[:2], failures[2] + tally.unreachable],
+            }
+    metrics = {m: Tally(*counted[m]) for m in METRICS if sum(counted.get(m, ()))}
+    return Aggregates(
+        1, metrics, _hour_events(tally.events, tally.names, config), tally.answers,
+        tally.sentiment_total,
+    )  # fmt: skip
 
 
 def _hour_events(

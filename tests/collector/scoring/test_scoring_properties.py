@@ -29,6 +29,7 @@ from dexpulse.collector.scoring import (
     score_period,
 )
 from dexpulse.collector.scoring.catalogue import COMPONENTS, EVENTS, METRICS, SENTIMENT_CAUSE
+from dexpulse.collector.scoring.hourly import HourTally, finish, tally_samples
 
 EPS = 1e-9
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -152,3 +153,18 @@ def test_stored_scores_come_back_equal(hour: list[Sample], config: ScoringConfig
     assert HourScore.from_json(json.loads(json.dumps(result.to_json()))) == result
     period = score_period([result, result], config)
     assert PeriodScore.from_json(json.loads(json.dumps(period.to_json()))) == period
+
+
+@given(hour=HOURS, config=CONFIGS, data=st.data())
+def test_an_hour_tallied_in_parts_scores_as_the_whole_hour(
+    hour: list[Sample], config: ScoringConfig, data: st.DataObject
+) -> None:
+    """The scoring job folds in what arrived since its last run: the parts, added up (and
+    stored as JSON in between), must give the hour its one-pass score."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(hour)), max_size=3)))
+    parts = [hour[a:b] for a, b in zip([0, *cuts], [*cuts, len(hour)], strict=True)]
+    total = HourTally()
+    for part in parts:
+        stored = json.loads(json.dumps(tally_samples(part, config).to_json()))
+        total = total + HourTally.from_json(stored)
+    assert finish(total, config) == score_hour(hour, config)
