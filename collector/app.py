@@ -28,6 +28,7 @@ from .metrics import Metrics
 from .notify import NotifySettings
 from .outages.delivery import Deliverer
 from .outages.job import DetectionJob
+from .scores.job import ScoringJob
 from .settings import CollectorSettings
 
 
@@ -50,7 +51,8 @@ def create_app(
         snapshot_every=settings.detection_snapshot_every,
         on_event=deliverer.enqueue,
     )
-    jobs = Jobs(detection if settings.detection_enabled else None, deliverer, clock)
+    scoring = ScoringJob(sessions, settings.scoring) if settings.scoring_enabled else None
+    jobs = Jobs(detection if settings.detection_enabled else None, deliverer, clock, scoring)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,10 +1,10 @@
 """The collector's scheduled jobs (APScheduler, in a background thread of each process).
 
 Every process schedules them; the jobs themselves make sure only one replica does the work
-(see :mod:`.outages.job` and :mod:`.outages.delivery`). Detection runs five seconds after
-each minute, so batches that arrived just before the boundary are committed; delivery of
-notifications runs every ten seconds, in its own thread, so a slow receiver never holds
-detection up.
+(see :mod:`.outages.job`, :mod:`.outages.delivery` and :mod:`.scores.job`). Detection runs
+five seconds after each minute, so batches that arrived just before the boundary are
+committed; scoring half a minute later, out of its way; delivery of notifications every ten
+seconds, in its own thread, so a slow receiver never holds detection up.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .outages.delivery import Deliverer
 from .outages.job import DetectionJob, schedule_callable
+from .scores.job import ScoringJob
+from .scores.job import schedule_callable as scoring_callable
 
 log = logging.getLogger(__name__)
 # one INFO line per job run, 7 a minute: only its warnings and errors are worth a log line
@@ -31,9 +33,11 @@ class Jobs:
         detection: DetectionJob | None,
         deliverer: Deliverer | None,
         clock: Callable[[], datetime],
+        scoring: ScoringJob | None = None,
     ) -> None:
         self.detection = detection
         self.deliverer = deliverer
+        self.scoring = scoring
         self.clock = clock
         self.scheduler: BackgroundScheduler | None = None
 
@@ -48,6 +52,15 @@ class Jobs:
                 schedule_callable(self.detection, self.clock),
                 CronTrigger(second=5, timezone=UTC),
                 id="detection",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=50,
+            )
+        if self.scoring is not None:
+            scheduler.add_job(
+                scoring_callable(self.scoring, self.clock),
+                CronTrigger(second=35, timezone=UTC),
+                id="scoring",
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=50,

@@ -8,12 +8,13 @@ PostgreSQL). Credentials are stored only as SHA-256 hashes of high-entropy token
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -207,4 +208,48 @@ class DetectionState(Base):
     lease_until: Mapped[datetime | None]
     snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
     snapshot_version: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class ScoringState(Base):
+    """The scoring job's progress (one row): which sample rows it has tallied (an id cursor
+    with the ids read above a hole, as the detection job's; see ``outages.reader``)."""
+
+    __tablename__ = "scoring_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    above: Mapped[list[int]] = mapped_column(JsonType)
+    gap_since: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ScoreHour(Base):
+    """One device-hour's experience score (UTC clock hour). ``tally`` is what its samples add
+    up to so far (the job folds new samples into it); ``document`` is the scored hour
+    (``HourScore.to_json``); ``fingerprint`` the scoring configuration both were made with."""
+
+    __tablename__ = "score_hours"
+    __table_args__ = (Index("ix_score_hours_hour", "hour"),)
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    tally: Mapped[dict[str, Any]]
+    document: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class ScoreDay(Base):
+    """One device-day's score (UTC day, from its hours: ``PeriodScore.to_json``)."""
+
+    __tablename__ = "score_days"
+    __table_args__ = (Index("ix_score_days_day", "day"),)
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    document: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]

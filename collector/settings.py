@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .scoring import ScoringConfig
+
 
 class CollectorSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -71,6 +73,15 @@ class CollectorSettings(BaseSettings):
         le=1440,
         description="Detection runs between snapshots of the detector in the database (what "
         "another replica resumes from).",
+    )
+    scoring_enabled: bool = Field(
+        default=True,
+        description="Run the scoring job (every minute; one replica at a time).",
+    )
+    scoring: ScoringConfig = Field(
+        default_factory=ScoringConfig,
+        description="Experience score thresholds and weights as JSON (docs/scoring.md); a "
+        "change applies to the hours and days computed after it.",
     )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_json: bool = Field(default=False, description="Emit logs as one JSON object per line.")

@@ -39,9 +39,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> CollectorSettings:
-    # the scheduled detection job runs on the wall clock: tests that want it run it themselves
+    # the scheduled jobs run on the wall clock: tests that want one run it themselves
     return CollectorSettings(
-        database_url=db_url, data_dir=tmp_path, detection_enabled=False, _env_file=None
+        database_url=db_url,
+        data_dir=tmp_path,
+        detection_enabled=False,
+        scoring_enabled=False,
+        _env_file=None,
     )
 
 

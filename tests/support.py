@@ -17,16 +17,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from dexpulse.collector import migrations
 from dexpulse.collector.admin import create_api_key, create_enrollment_secret
-from dexpulse.collector.db import transaction
-from dexpulse.collector.security import Role
+from dexpulse.collector.db import make_engine, make_sessionmaker, transaction
+from dexpulse.collector.models import Device
+from dexpulse.collector.security import Role, token_hash
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_ENV = "DEXPULSE_TEST_DATABASE_URL"
 TABLES = (
-    "notifications, outage_events, outages, detection_state, samples, batches, devices, "
-    "api_keys, enrollment_secrets, agent_config"
+    "notifications, outage_events, outages, detection_state, score_days, score_hours, "
+    "scoring_state, samples, batches, devices, api_keys, enrollment_secrets, agent_config"
 )
 
 
@@ -150,3 +153,31 @@ class Collector:
     def count(self, table: str) -> int:
         with self.sessions() as session:
             return int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+# -- a migrated database and devices in it, for job tests ----------------------------------
+
+DEVICE_ENROLLED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@contextmanager
+def migrated(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on ``db_url`` with the schema in place; the engine is disposed afterwards."""
+    engine = make_engine(db_url)
+    try:
+        migrations.upgrade(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def add_device(session: Session, hostname: str, **tags: str) -> uuid.UUID:
+    device = uuid.uuid4()
+    session.add(
+        Device(
+            id=device, token_hash=token_hash(f"dxd_test_{uuid.uuid4().hex}"), hostname=hostname,
+            os="linux", tags=tags or {"site": "Amsterdam"}, enrolled_at=DEVICE_ENROLLED_AT,
+        )
+    )  # fmt: skip
+    session.flush()
+    return device

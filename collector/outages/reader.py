@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from ..models import Device, IngestedBatch, SampleRow
@@ -72,31 +72,37 @@ class ArrivedBatch:
 
 def read_new(session: Session, cursor: Cursor, now: datetime) -> list[ArrivedBatch]:
     """The batches whose samples were written since ``cursor``; moves it."""
-    rows: list[_Row] = []
+    query = select(
+        SampleRow.id, SampleRow.device_id, SampleRow.batch_id, SampleRow.kind, SampleRow.ts,
+        SampleRow.data, IngestedBatch.received_at,
+    ).join(IngestedBatch, IngestedBatch.batch_id == SampleRow.batch_id)  # fmt: skip
+    rows = [cast(_Row, tuple(r)) for r in new_rows(session, cursor, now, query)]
+    return list(_batches(session, rows))
+
+
+def new_rows(
+    session: Session,
+    cursor: Cursor,
+    now: datetime,
+    query: Select[Any],
+    most: int | None = None,
+) -> list[Row[Any]]:
+    """The rows of ``query`` (whose first column is ``SampleRow.id``) for sample ids not read
+    yet, in id order, page by page; at most about ``most`` of them (whole pages). Moves
+    ``cursor`` over what was read."""
+    rows: list[Row[Any]] = []
     last = cursor.at
-    while True:
+    while most is None or len(rows) < most:
         page = session.execute(
-            select(
-                SampleRow.id,
-                SampleRow.device_id,
-                SampleRow.batch_id,
-                SampleRow.kind,
-                SampleRow.ts,
-                SampleRow.data,
-                IngestedBatch.received_at,
-            )  # fmt: skip
-            .join(IngestedBatch, IngestedBatch.batch_id == SampleRow.batch_id)
-            .where(SampleRow.id > last)
-            .order_by(SampleRow.id)
-            .limit(PAGE)
+            query.where(SampleRow.id > last).order_by(SampleRow.id).limit(PAGE)
         ).all()
-        rows += [cast(_Row, tuple(r)) for r in page if r.id not in cursor.above]
+        rows += [r for r in page if r[0] not in cursor.above]
         if len(page) < PAGE:
             break
-        last = page[-1].id
+        last = page[-1][0]
     cursor.above.update(r[0] for r in rows)
     cursor.advance(now)
-    return list(_batches(session, rows))
+    return rows
 
 
 def _batches(

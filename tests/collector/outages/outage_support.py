@@ -5,48 +5,19 @@ to is ``http_receiver``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from support import iso, make_batch
 
-from dexpulse.collector import migrations
-from dexpulse.collector.db import make_engine, make_sessionmaker
 from dexpulse.collector.detection.engine import to_minute
 from dexpulse.collector.detection.lifecycle import Outage, Status
 from dexpulse.collector.ingest import store_batch
-from dexpulse.collector.models import Device
-from dexpulse.collector.security import token_hash
 from dexpulse.collector.timeline import TimePolicy
 from dexpulse.schema import Batch
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-@contextmanager
-def migrated(db_url: str) -> Iterator[sessionmaker[Session]]:
-    """Sessions on ``db_url`` with the schema in place; the engine is disposed afterwards."""
-    engine = make_engine(db_url)
-    try:
-        migrations.upgrade(engine)
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
-
-
-def add_device(session: Session, hostname: str, **tags: str) -> uuid.UUID:
-    device = uuid.uuid4()
-    session.add(
-        Device(
-            id=device, token_hash=token_hash(f"dxd_test_{uuid.uuid4().hex}"), hostname=hostname,
-            os="linux", tags=tags or {"site": "Amsterdam"}, enrolled_at=T0,
-        )
-    )  # fmt: skip
-    session.flush()
-    return device
 
 
 def ingest(session: Session, device: uuid.UUID, at: datetime, samples: int = 1) -> Batch:

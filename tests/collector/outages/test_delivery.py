@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from http_receiver import Receiver, Reply, receiving
-from outage_support import T0, add_device, ingest, migrated, outage
+from outage_support import T0, ingest, outage
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
+from support import add_device, migrated
 
 from dexpulse.collector.db import make_engine, make_sessionmaker, transaction
 from dexpulse.collector.detection.engine import to_minute

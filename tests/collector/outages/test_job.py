@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from outage_support import T0, add_device, ingest, migrated
+from outage_support import T0, ingest
 from recorded import START, record
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from support import add_device, migrated
 
 from dexpulse.collector.db import transaction
 from dexpulse.collector.models import DetectionState, OutageEvent, SampleRow

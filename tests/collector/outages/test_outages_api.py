@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from harness import serve
-from outage_support import T0, add_device, migrated, outage
+from outage_support import T0, outage
 from sqlalchemy.orm import Session, sessionmaker
-from support import Collector
+from support import Collector, add_device, migrated
 
 from dexpulse.collector.admin import create_api_key
 from dexpulse.collector.db import transaction

@@ -1,0 +1,187 @@
+"""The scoring job against a real database (SQLite and PostgreSQL): what it stores equals the
+pure core run on the same samples, however the samples arrive (in parts, late, under a new
+configuration)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from support import add_device, iso, make_batch, migrated
+
+from dexpulse.collector.ingest import store_batch
+from dexpulse.collector.models import ScoreDay, ScoreHour
+from dexpulse.collector.scores.job import ScoringJob
+from dexpulse.collector.scoring import HourScore, ScoringConfig, score_hour, score_period
+from dexpulse.collector.settings import CollectorSettings
+from dexpulse.collector.timeline import TimePolicy
+from dexpulse.schema import Batch
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+CONFIG = ScoringConfig()
+
+
+def minute_samples(at: datetime, rssi: float, cpu: float) -> list[dict[str, Any]]:
+    """What an agent sends in a minute: a Wi-Fi reading, a system reading, two probes."""
+    ts = iso(at)
+    return [
+        {"kind": "wifi", "ts": ts, "connected": True, "ssid": "corp", "rssi_dbm": rssi},
+        {"kind": "system", "ts": ts, "cpu_percent": cpu, "memory_percent": 55.0,
+         "disk_free_percent": 40.0},
+        {"kind": "network_probe", "ts": ts, "target": "login.example.com", "status": "ok",
+         "dns_ms": 20.0, "connect_ms": 30.0, "ttfb_ms": 180.0},
+        {"kind": "network_probe", "ts": ts, "target": "intranet.example.com",
+         "status": "timeout" if cpu > 90 else "ok"},
+    ]  # fmt: skip
+
+
+def stream(start: datetime, minutes: int, seed: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(minutes):
+        out += minute_samples(start + i * MIN, -55.0 - (i * seed) % 30, float((i * 7 * seed) % 100))
+    return out
+
+
+def send(
+    sessions: sessionmaker[Session], device: uuid.UUID, samples: list[dict[str, Any]], at: datetime
+) -> None:
+    with sessions.begin() as session:
+        batch = Batch.model_validate(make_batch(device, samples, sent_at=iso(at)))
+        store_batch(session, device, batch, at, TimePolicy())
+
+
+def core_hours(samples: list[dict[str, Any]], config: ScoringConfig) -> dict[datetime, HourScore]:
+    """The pure core's scores of these samples, per UTC hour."""
+    by_hour: dict[datetime, list[tuple[str, dict[str, Any]]]] = {}
+    for s in samples:
+        ts = datetime.fromisoformat(s["ts"].replace("Z", "+00:00"))
+        data = {k: v for k, v in s.items() if k not in ("kind", "ts")}
+        by_hour.setdefault(ts.replace(minute=0, second=0), []).append((s["kind"], data))
+    return {hour: score_hour(part, config) for hour, part in by_hour.items()}
+
+
+def stored_hours(sessions: sessionmaker[Session], device: uuid.UUID) -> dict[datetime, ScoreHour]:
+    with sessions() as session:
+        rows = session.scalars(select(ScoreHour).where(ScoreHour.device_id == device)).all()
+        return {row.hour: row for row in rows}
+
+
+def stored_day(sessions: sessionmaker[Session], device: uuid.UUID, day: date) -> dict[str, Any]:
+    with sessions() as session:
+        row = session.get(ScoreDay, (device, day))
+        assert row is not None
+        return row.document
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    with migrated(db_url) as made:
+        yield made
+
+
+def devices(sessions: sessionmaker[Session], n: int) -> list[uuid.UUID]:
+    with sessions.begin() as session:
+        return [add_device(session, f"laptop-{i}") for i in range(n)]
+
+
+def test_stored_hours_and_days_are_the_core_on_the_same_samples(
+    sessions: sessionmaker[Session],
+) -> None:
+    a, b = devices(sessions, 2)
+    samples = {a: stream(T0, 150, 3), b: stream(T0 + 20 * MIN, 90, 5)}
+    for device, mine in samples.items():
+        for i in range(0, len(mine), 40):  # batches of ten minutes
+            send(sessions, device, mine[i : i + 40], T0 + 3 * timedelta(hours=1))
+    run = ScoringJob(sessions, CONFIG).run(T0 + 3 * timedelta(hours=1))
+    assert run is not None and run.samples == 4 * 240 and run.hours == 5 and run.days == 2
+    for device, mine in samples.items():
+        expected = core_hours(mine, CONFIG)
+        stored = stored_hours(sessions, device)
+        assert set(stored) == set(expected)
+        for hour, score in expected.items():
+            assert stored[hour].score == score.score
+            assert HourScore.from_json(stored[hour].document) == score
+        day = score_period(expected.values(), CONFIG)
+        assert stored_day(sessions, device, T0.date()) == day.to_json()
+    assert ScoringJob(sessions, CONFIG).run(T0 + 4 * timedelta(hours=1)) == run.__class__(0, 0, 0)
+
+
+def test_an_hour_scored_batch_by_batch_equals_the_hour_scored_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    [device] = devices(sessions, 1)
+    mine = stream(T0, 60, 7)
+    job = ScoringJob(sessions, CONFIG)
+    for i in range(0, len(mine), 4):  # one batch a minute, the job after each
+        send(sessions, device, mine[i : i + 4], T0 + (i // 4 + 1) * MIN)
+        job.run(T0 + (i // 4 + 1) * MIN)
+    [(hour, expected)] = core_hours(mine, CONFIG).items()
+    assert HourScore.from_json(stored_hours(sessions, device)[hour].document) == expected
+
+
+def test_a_late_batch_rescores_the_hours_it_belongs_to_and_only_those(
+    sessions: sessionmaker[Session],
+) -> None:
+    [device] = devices(sessions, 1)
+    job = ScoringJob(sessions, CONFIG)
+    early, now = stream(T0, 180, 3), T0 + 3 * timedelta(hours=1)
+    send(sessions, device, early, now)
+    job.run(now)
+    before = stored_hours(sessions, device)
+    # a laptop that was offline sends what it sampled during the second hour, an hour later
+    late = [
+        {"kind": "app_crash", "ts": iso(T0 + 70 * MIN + i * MIN), "app_name": "Teams.exe"}
+        for i in range(3)
+    ]
+    send(sessions, device, late, now + timedelta(hours=1))
+    assert job.run(now + timedelta(hours=1)) is not None
+    after = stored_hours(sessions, device)
+    second = T0 + timedelta(hours=1)
+    assert [h for h in after if after[h].updated_at != before[h].updated_at] == [second]
+    expected = core_hours(early + late, CONFIG)
+    assert HourScore.from_json(after[second].document) == expected[second]
+    assert after[second].score is not None and before[second].score is not None
+    assert after[second].score < before[second].score
+    assert (
+        stored_day(sessions, device, T0.date()) == score_period(expected.values(), CONFIG).to_json()
+    )
+
+
+def test_a_new_configuration_applies_to_the_hours_computed_after_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    [device] = devices(sessions, 1)
+    first, now = stream(T0, 120, 3), T0 + 2 * timedelta(hours=1)
+    send(sessions, device, first, now)
+    ScoringJob(sessions, CONFIG).run(now)
+    strict = ScoringConfig.model_validate({"thresholds": {"rssi_dbm": {"good": -50, "poor": -60}}})
+    assert strict.fingerprint() != CONFIG.fingerprint()
+    more = stream(T0 + 60 * MIN + 59 * MIN + 30 * timedelta(seconds=1), 1, 3)  # the second hour
+    send(sessions, device, more, now + MIN)
+    ScoringJob(sessions, strict).run(now + MIN)
+    stored = stored_hours(sessions, device)
+    second = T0 + timedelta(hours=1)
+    # the hour that received a sample is retallied whole under the new thresholds
+    assert stored[second].fingerprint == strict.fingerprint()
+    assert HourScore.from_json(stored[second].document) == core_hours(first + more, strict)[second]
+    # the other keeps the score it was computed with, and says so
+    assert stored[T0].fingerprint == CONFIG.fingerprint()
+    assert HourScore.from_json(stored[T0].document) == core_hours(first, CONFIG)[T0]
+
+
+def test_the_scoring_configuration_is_read_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEXPULSE_SCORING", '{"thresholds": {"rssi_dbm": {"good": -60}}}')
+    settings = CollectorSettings(_env_file=None)
+    assert settings.scoring.fingerprint() != CONFIG.fingerprint()
+    monkeypatch.setenv("DEXPULSE_SCORING", '{"thresholds": {"rssi_dbm": {"good": -80}}}')
+    with pytest.raises(ValidationError, match="poor .* must be at or below good"):
+        CollectorSettings(_env_file=None)
