@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from dexpulse.schema import Batch
 
 from . import migrations
-from .api import checkin, devices, enroll, health, ingest, outages, secrets, speedtest
+from .api import checkin, devices, enroll, health, ingest, outages, scores, secrets, speedtest
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
 from .jobs import Jobs, utc_now
@@ -83,7 +83,7 @@ def create_app(
         limit=settings.max_request_bytes,
         exempt=frozenset({"/api/v1/ingest", speedtest.UPLOAD_PATH}),  # both cap themselves
     )
-    for module in (health, enroll, ingest, checkin, devices, outages, secrets, speedtest):
+    for module in (health, enroll, ingest, checkin, devices, outages, scores, secrets, speedtest):
         app.include_router(module.router)
     _document_batch_schema(app)
     return app

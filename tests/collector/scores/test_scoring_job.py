@@ -11,60 +11,19 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from scores_support import core_hours, send, stream
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from support import add_device, iso, make_batch, migrated
+from support import add_device, iso, migrated
 
-from dexpulse.collector.ingest import store_batch
 from dexpulse.collector.models import ScoreDay, ScoreHour
 from dexpulse.collector.scores.job import ScoringJob
-from dexpulse.collector.scoring import HourScore, ScoringConfig, score_hour, score_period
+from dexpulse.collector.scoring import HourScore, ScoringConfig, score_period
 from dexpulse.collector.settings import CollectorSettings
-from dexpulse.collector.timeline import TimePolicy
-from dexpulse.schema import Batch
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 CONFIG = ScoringConfig()
-
-
-def minute_samples(at: datetime, rssi: float, cpu: float) -> list[dict[str, Any]]:
-    """What an agent sends in a minute: a Wi-Fi reading, a system reading, two probes."""
-    ts = iso(at)
-    return [
-        {"kind": "wifi", "ts": ts, "connected": True, "ssid": "corp", "rssi_dbm": rssi},
-        {"kind": "system", "ts": ts, "cpu_percent": cpu, "memory_percent": 55.0,
-         "disk_free_percent": 40.0},
-        {"kind": "network_probe", "ts": ts, "target": "login.example.com", "status": "ok",
-         "dns_ms": 20.0, "connect_ms": 30.0, "ttfb_ms": 180.0},
-        {"kind": "network_probe", "ts": ts, "target": "intranet.example.com",
-         "status": "timeout" if cpu > 90 else "ok"},
-    ]  # fmt: skip
-
-
-def stream(start: datetime, minutes: int, seed: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for i in range(minutes):
-        out += minute_samples(start + i * MIN, -55.0 - (i * seed) % 30, float((i * 7 * seed) % 100))
-    return out
-
-
-def send(
-    sessions: sessionmaker[Session], device: uuid.UUID, samples: list[dict[str, Any]], at: datetime
-) -> None:
-    with sessions.begin() as session:
-        batch = Batch.model_validate(make_batch(device, samples, sent_at=iso(at)))
-        store_batch(session, device, batch, at, TimePolicy())
-
-
-def core_hours(samples: list[dict[str, Any]], config: ScoringConfig) -> dict[datetime, HourScore]:
-    """The pure core's scores of these samples, per UTC hour."""
-    by_hour: dict[datetime, list[tuple[str, dict[str, Any]]]] = {}
-    for s in samples:
-        ts = datetime.fromisoformat(s["ts"].replace("Z", "+00:00"))
-        data = {k: v for k, v in s.items() if k not in ("kind", "ts")}
-        by_hour.setdefault(ts.replace(minute=0, second=0), []).append((s["kind"], data))
-    return {hour: score_hour(part, config) for hour, part in by_hour.items()}
 
 
 def stored_hours(sessions: sessionmaker[Session], device: uuid.UUID) -> dict[datetime, ScoreHour]:
