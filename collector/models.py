@@ -251,5 +251,7 @@ class ScoreDay(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
+    hours: Mapped[dict[str, Any]]
+    """Hour (ISO) -> its aggregates: the day is their sum (rescored without its hours)."""
     document: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]

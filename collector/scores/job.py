@@ -4,9 +4,10 @@ device-day scores in event time.
 Each run reads the new sample rows (an id cursor with the ids read above a hole, as the
 detection job's: ``outages.reader``), groups them by device and the UTC clock hour of their
 ``ts``, and tallies each group. A device-hour already scored with the same configuration adds
-the new tally to its stored one; one scored with another configuration (or one the job has
-never seen that already has older samples, on the first run) is tallied again from all its
-samples. The hour is then finished from the sum and its UTC day rescored from its hours.
+the new tally to its stored one (the cursor reads every row once, so the sum is the hour's);
+one scored with another configuration is tallied again from all its samples. The hour is then
+finished from the sum, and its UTC day rescored from the aggregates of its hours, which the
+day keeps.
 A late batch from a laptop that was offline thus lands in the hours its samples belong to,
 and rescores exactly those hours and their days.
 
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..db import transaction
 from ..models import SampleRow, ScoreDay, ScoreHour, ScoringState
 from ..outages.reader import Cursor, new_rows
-from ..scoring import HourScore, ScoringConfig, score_period
+from ..scoring import Aggregates, HourScore, ScoringConfig, score_aggregates
 from ..scoring.hourly import HourTally, finish, tally_samples
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class ScoringJob:
         for row in rows:
             parts[(row.device_id, hour_of(row.ts))].append((row.kind, row.data))
         hours = self._score_hours(session, parts, now)
-        days = self._score_days(session, {(d, h.date()) for d, h in hours}, now)
+        days = self._score_days(session, hours, now)
         state.cursor, state.above, state.gap_since = (
             cursor.at,
             sorted(cursor.above),
@@ -118,16 +119,14 @@ class ScoringJob:
                 select(ScoreHour).where(tuple_(ScoreHour.device_id, ScoreHour.hour).in_(chunk))
             ):
                 stored[(found.device_id, hour_of(found.hour))] = found
-        first_seen = [key for key in parts if key not in stored]
-        older = self._has_older(session, first_seen)
         scored: dict[HourKey, HourScore] = {}
         for key, part in parts.items():
             row: ScoreHour | None = stored.get(key)
             if row is not None and row.fingerprint == fingerprint:
                 tally = HourTally.from_json(row.tally) + tally_samples(part, self.config)
-            elif row is None and key not in older:
+            elif row is None:  # the cursor reads every row once: these are all it has
                 tally = tally_samples(part, self.config)
-            else:  # another configuration's tally, or samples read before: all of the hour
+            else:  # another configuration's tally: all of the hour again
                 tally = tally_samples(self._hour_samples(session, key), self.config)
             hour = scored[key] = finish(tally, self.config)
             if row is None:
@@ -138,23 +137,6 @@ class ScoringJob:
         session.flush()
         return scored
 
-    def _has_older(self, session: Session, keys: list[HourKey]) -> set[HourKey]:
-        """Which of these device-hours (not scored yet) have samples the cursor has passed:
-        only the first run over an existing database, or a scored hour deleted, has any."""
-        state_cursor = session.scalar(select(ScoringState.cursor).where(ScoringState.id == 1))
-        if not keys or not state_cursor:
-            return set()
-        found: set[HourKey] = set()
-        for device, hour in keys:
-            if session.scalar(
-                select(SampleRow.id).where(
-                    SampleRow.device_id == device, SampleRow.ts >= hour,
-                    SampleRow.ts < hour + HOUR, SampleRow.id <= state_cursor,
-                ).limit(1)
-            ) is not None:  # fmt: skip
-                found.add((device, hour))
-        return found
-
     def _hour_samples(self, session: Session, key: HourKey) -> list[tuple[str, Mapping[str, Any]]]:
         device, hour = key
         rows = session.execute(
@@ -164,38 +146,45 @@ class ScoringJob:
         )
         return [(kind, data) for kind, data in rows]
 
-    def _score_days(self, session: Session, keys: set[DayKey], now: datetime) -> int:
+    def _score_days(
+        self, session: Session, hours: Mapping[HourKey, HourScore], now: datetime
+    ) -> int:
+        """Rescore the days of ``hours``. A day keeps its hours' aggregates (``hours``: hour
+        -> aggregates JSON), so only the changed hours are replaced and the sum scored again;
+        its hours' documents are never read back."""
         fingerprint = self.config.fingerprint()
-        by_day: dict[date, list[uuid.UUID]] = defaultdict(list)
-        for device, day in keys:
-            by_day[day].append(device)
+        by_day: dict[date, dict[uuid.UUID, dict[str, HourScore]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
+        for (device, hour), scored in hours.items():
+            by_day[hour.date()][device][hour.isoformat()] = scored
         for day, devices in by_day.items():
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            hours: dict[uuid.UUID, list[HourScore]] = defaultdict(list)
-            for chunk in _chunks(devices, 400):
-                for device, document in session.execute(
-                    select(ScoreHour.device_id, ScoreHour.document).where(
-                        ScoreHour.device_id.in_(chunk), ScoreHour.hour >= start,
-                        ScoreHour.hour < start + timedelta(days=1),
-                    )
-                ):  # fmt: skip
-                    hours[device].append(HourScore.from_json(document))
             stored = {
                 row.device_id: row
-                for chunk in _chunks(devices, 400)
+                for chunk in _chunks(list(devices), 400)
                 for row in session.scalars(
                     select(ScoreDay).where(ScoreDay.day == day, ScoreDay.device_id.in_(chunk))
                 )
             }
-            for device in devices:
-                period = score_period(hours[device], self.config)
+            for device, changed in devices.items():
                 row = stored.get(device)
                 if row is None:
-                    row = ScoreDay(device_id=device, day=day)
+                    row = ScoreDay(device_id=device, day=day, hours={})
                     session.add(row)
+                merged: dict[str, Aggregates | dict[str, Any]] = dict(row.hours)
+                merged.update((h, s.aggregates) for h, s in changed.items())
+                parts = [  # in hour order, so the float sums are those of score_period
+                    a if isinstance(a, Aggregates) else Aggregates.from_json(a)
+                    for _, a in sorted(merged.items())
+                ]
+                period = score_aggregates(parts, self.config)
+                row.hours = {
+                    **{h: a for h, a in row.hours.items() if h not in changed},
+                    **{h: s.aggregates.to_json() for h, s in changed.items()},
+                }
                 row.fingerprint, row.score = fingerprint, period.score
                 row.document, row.updated_at = period.to_json(), now
-        return len(keys)
+        return sum(len(devices) for devices in by_day.values())
 
 
 def _chunks(items: Iterable[_K], size: int) -> Iterator[list[_K]]:

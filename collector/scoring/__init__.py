@@ -18,7 +18,7 @@ from __future__ import annotations
 from .config import ScoringConfig
 from .hourly import score_hour
 from .results import Aggregates, EventTally, GroupScore, HourScore, Loss, PeriodScore, Tally
-from .rollup import score_group, score_period
+from .rollup import score_aggregates, score_group, score_period
 
 __all__ = [
     "Aggregates",
@@ -29,6 +29,7 @@ __all__ = [
     "PeriodScore",
     "ScoringConfig",
     "Tally",
+    "score_aggregates",
     "score_group",
     "score_hour",
     "score_period",

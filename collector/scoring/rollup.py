@@ -30,9 +30,15 @@ def score_period(hours: Iterable[HourScore | PeriodScore], config: ScoringConfig
     classification of samples and the event points are those stored with the hours (computed
     under the configuration of their time); weights and the sentiment blend are ``config``'s.
     """
+    return score_aggregates((part.aggregates for part in hours), config)
+
+
+def score_aggregates(parts: Iterable[Aggregates], config: ScoringConfig) -> PeriodScore:
+    """:func:`score_period` from the hours' (or shorter periods') aggregates alone: what the
+    scoring job keeps per day so that rescoring a day does not read its hours back."""
     total = Aggregates()
-    for part in hours:
-        total = total + part.aggregates
+    for part in parts:
+        total = total + part
     score, components, losses = compose(total, config.rules)
     return PeriodScore(score, components, losses, total, config.fingerprint())
 

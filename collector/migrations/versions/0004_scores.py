@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("fingerprint", sa.String(length=32), nullable=False),
         sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("hours", Json, nullable=False),
         sa.Column("document", Json, nullable=False),
         sa.Column("updated_at", Ts, nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,173 @@
+"""The experience score at fleet scale: a full day's recompute and the scoring job's runs.
+
+    .venv/bin/python bench/scoring.py [--devices 10000] [--workers 2]
+                                      [--job-devices 10000] [--job-minutes 4]
+
+1. **A full day's recompute** for ``--devices`` devices at 60 s samples: each device-hour's
+   samples (60 system, 60 Wi-Fi, 120 probes to two targets, the odd crash and Wi-Fi
+   disconnect) tallied and finished, each device-day rolled up from its 24 hours, and both
+   serialised as the job stores them (JSON), in ``--workers`` processes. What a configuration
+   change costs when every hour is scored again from its samples. The samples are built in
+   memory beforehand, per device, and not timed; reading them from the database is not in
+   this figure (the job's own figure below has its reads).
+2. **The scoring job** (``collector/scores/job.py``) on a fresh SQLite database with
+   ``--job-devices`` devices: every minute one batch per device (4 samples) is stored through
+   the ingest code, then the job runs; its wall and CPU time per run is the incremental
+   update (new rows read, hours folded and finished, days rescored, all written). The first
+   minute of a new hour and the others are reported apart.
+
+Peak memory (max RSS) is reported for each worker and for the job's process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from dexpulse.collector import migrations
+from dexpulse.collector.db import make_engine, make_sessionmaker
+from dexpulse.collector.ingest import store_batch
+from dexpulse.collector.models import Device
+from dexpulse.collector.scores.job import ScoringJob
+from dexpulse.collector.scoring import ScoringConfig, score_hour, score_period
+from dexpulse.collector.timeline import TimePolicy
+from dexpulse.schema import Batch
+
+DAY = datetime(2026, 11, 23, tzinfo=UTC)
+TARGETS = ("login.example.com", "intranet.example.com")
+
+
+def minute(device: int, at: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """One minute of one device's samples, varied by device and minute (deterministic)."""
+    m = at.hour * 60 + at.minute
+    k = (device * 7919 + m * 104729) % 1000
+    out: list[tuple[str, dict[str, Any]]] = [
+        ("system", {"cpu_percent": float(k % 100), "cpu_queue_length": float(k % 7),
+                    "memory_percent": 40.0 + k % 55, "disk_free_percent": 5.0 + k % 60}),
+        ("wifi", {"connected": True, "ssid": "corp", "bssid": f"ap-{device % 50}",
+                  "rssi_dbm": -45.0 - k % 40}),
+    ]  # fmt: skip
+    for i, target in enumerate(TARGETS):
+        ok = (k + i) % 97 != 0
+        out.append(("network_probe", {
+            "target": target, "status": "ok" if ok else "timeout",
+            "dns_ms": float(5 + k % 200), "connect_ms": float(10 + k % 300),
+            "tls_ms": float(20 + k % 100), "ttfb_ms": float(80 + k % 1500),
+        }))  # fmt: skip
+    if k == 3:
+        out.append(("app_crash", {"app_name": "Teams.exe", "app_version": "24.1.0"}))
+    if k == 5:
+        out.append(("wifi_event", {"event": "disconnected"}))
+    return out
+
+
+def recompute(devices: range) -> dict[str, float]:
+    """Worker: a full day of ``devices``, scored hour by hour and day by day."""
+    config = ScoringConfig()
+    spent = cpu = 0.0
+    hours = 0
+    for device in devices:
+        day = [[s for m in range(60) for s in minute(device, DAY + timedelta(hours=h, minutes=m))]
+               for h in range(24)]  # fmt: skip
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        scored = [score_hour(samples, config) for samples in day]
+        stored = [json.dumps(h.to_json()) for h in scored]
+        period = score_period(scored, config)
+        stored.append(json.dumps(period.to_json()))
+        spent += time.perf_counter() - wall0
+        cpu += time.process_time() - cpu0
+        hours += len(scored)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall": spent, "cpu": cpu, "hours": hours, "rss_mb": rss}
+
+
+def full_day(devices: int, workers: int) -> None:
+    shares = [range(w, devices, workers) for w in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        results = list(pool.map(recompute, shares))
+    hours = sum(r["hours"] for r in results)
+    cpu = sum(r["cpu"] for r in results)
+    wall = max(r["wall"] for r in results)
+    print(f"full day's recompute: {devices} devices, {hours} device-hours, "
+          f"{hours * 240 / 1e6:.1f} M samples, {workers} processes")  # fmt: skip
+    print(f"  scoring wall {wall:.1f} s (target < 60 s), CPU {cpu:.1f} s, "
+          f"{1e6 * cpu / hours:.0f} us CPU per device-hour")  # fmt: skip
+    peaks = ", ".join(f"{r['rss_mb']:.0f} MB" for r in results)
+    print(f"  peak RSS per worker: {peaks}")
+
+
+def job_runs(devices: int, minutes: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="dexpulse-scoring-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'bench.db'}")
+        migrations.upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        ids = [uuid.uuid4() for _ in range(devices)]
+        with sessions.begin() as session:
+            session.execute(insert(Device), [
+                {"id": d, "token_hash": uuid.uuid4().hex + uuid.uuid4().hex, "hostname": f"l{i}",
+                 "os": "windows", "tags": {"site": f"site-{i % 8}"}, "enrolled_at": DAY}
+                for i, d in enumerate(ids)
+            ])  # fmt: skip
+        job = ScoringJob(sessions, ScoringConfig())
+        policy = TimePolicy()
+        start = DAY + timedelta(hours=9, minutes=60 - minutes // 2)  # runs on both sides of 10:00
+        boundary: list[tuple[float, float]] = []
+        others: list[tuple[float, float]] = []
+        rows = 0
+        for m in range(minutes):
+            at = start + timedelta(minutes=m)
+            with sessions.begin() as session:
+                for i, device in enumerate(ids):
+                    samples = [{"kind": k, "ts": at.isoformat(), **d} for k, d in minute(i, at)]
+                    batch = Batch.model_validate({
+                        "schema_version": 1, "device_id": str(device),
+                        "batch_id": str(uuid.uuid4()), "seq": m + 1,
+                        "sent_at": (at + timedelta(seconds=30)).isoformat(),
+                        "agent": {"version": "0.1.0", "os": "windows"}, "samples": samples,
+                    })  # fmt: skip
+                    rows += len(samples)
+                    store_batch(session, device, batch, at + timedelta(seconds=30), policy)
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            run = job.run(at + timedelta(seconds=35))
+            took = (time.perf_counter() - wall0, time.process_time() - cpu0)
+            assert run is not None and run.hours == devices, run
+            (boundary if at.minute == 0 else others).append(took)
+        engine.dispose()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"scoring job on SQLite: {devices} devices, one batch each per minute "
+          f"({rows // minutes} samples a minute), {minutes} runs")  # fmt: skip
+    for name, runs in (("runs within an hour", others), ("first run of an hour", boundary)):
+        if runs:
+            print(
+                f"  {name}: median wall {statistics.median(w for w, _ in runs):.2f} s, "
+                f"CPU {statistics.median(c for _, c in runs):.2f} s ({len(runs)} runs)"
+            )
+    print(f"  peak RSS of the process: {rss:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--job-devices", type=int, default=10_000)
+    parser.add_argument("--job-minutes", type=int, default=4)
+    args = parser.parse_args()
+    if args.devices:
+        full_day(args.devices, args.workers)
+    if args.job_devices:
+        job_runs(args.job_devices, args.job_minutes)
+
+
+if __name__ == "__main__":
+    main()
