@@ -122,11 +122,14 @@ class ScoringJob:
         scored: dict[HourKey, HourScore] = {}
         for key, part in parts.items():
             row: ScoreHour | None = stored.get(key)
-            if row is not None and row.fingerprint == fingerprint:
-                tally = HourTally.from_json(row.tally) + tally_samples(part, self.config)
+            kept = (
+                _stored_tally(row) if row is not None and row.fingerprint == fingerprint else None
+            )
+            if kept is not None:
+                tally = kept + tally_samples(part, self.config)
             elif row is None:  # the cursor reads every row once: these are all it has
                 tally = tally_samples(part, self.config)
-            else:  # another configuration's tally: all of the hour again
+            else:  # another configuration's tally (or an unreadable one): the whole hour again
                 tally = tally_samples(self._hour_samples(session, key), self.config)
             hour = scored[key] = finish(tally, self.config)
             if row is None:
@@ -185,6 +188,16 @@ class ScoringJob:
                 row.fingerprint, row.score = fingerprint, period.score
                 row.document, row.updated_at = period.to_json(), now
         return sum(len(devices) for devices in by_day.values())
+
+
+def _stored_tally(row: ScoreHour) -> HourTally | None:
+    """The stored tally, or None (logged) when it cannot be read: the hour is then tallied
+    again from its samples rather than failing every run."""
+    try:
+        return HourTally.from_json(row.tally)
+    except ValueError:
+        log.warning("unreadable tally of device %s hour %s; retallying it", row.device_id, row.hour)
+        return None
 
 
 def _chunks(items: Iterable[_K], size: int) -> Iterator[list[_K]]:

@@ -144,3 +144,22 @@ def test_the_scoring_configuration_is_read_from_the_environment_as_json(
     monkeypatch.setenv("DEXPULSE_SCORING", '{"thresholds": {"rssi_dbm": {"good": -80}}}')
     with pytest.raises(ValidationError, match="poor .* must be at or below good"):
         CollectorSettings(_env_file=None)
+
+
+def test_an_unreadable_stored_tally_is_retallied_from_the_samples(
+    sessions: sessionmaker[Session],
+) -> None:
+    [device] = devices(sessions, 1)
+    first, now = stream(T0, 30, 3), T0 + timedelta(hours=1)
+    send(sessions, device, first, now)
+    job = ScoringJob(sessions, CONFIG)
+    job.run(now)
+    with sessions.begin() as session:
+        row = session.get(ScoreHour, (device, T0))
+        assert row is not None
+        row.tally = {"seen": "many"}
+    more = stream(T0 + 30 * MIN, 30, 3)
+    send(sessions, device, more, now + MIN)
+    assert job.run(now + MIN) is not None
+    stored = stored_hours(sessions, device)[T0]
+    assert HourScore.from_json(stored.document) == core_hours(first + more, CONFIG)[T0]
