@@ -34,6 +34,8 @@ from .deps import SessionDep, SettingsDep, ViewerDep
 router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
 
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = date(1970, 1, 8), date(9999, 12, 20)
+"""What a range may name: room for the week arithmetic on both sides of it."""
 By = Annotated[
     str,
     Query(
@@ -127,6 +129,9 @@ def _breakdown(score: PeriodScore | GroupScore | None) -> dict[str, object]:
 
 def _range(request: Request, since: date | None, until: date | None) -> tuple[date, date]:
     today: date = request.app.state.clock().date()
+    for given in (since, until):
+        if given is not None and not FIRST_DAY <= given <= LAST_DAY:
+            raise ApiError(400, "invalid_range", f"days go from {FIRST_DAY} to {LAST_DAY}")
     until = until or today
     since = since or until - timedelta(days=6)
     if since > until:

@@ -153,6 +153,8 @@ def test_a_higher_target_never_raises_the_share(scored: Any) -> None:
         ("/api/v1/scores/fleet", {"since": "2026-11-20", "until": "2026-11-10"}, 400),
         ("/api/v1/scores/fleet", {"since": "2024-01-01", "until": "2026-11-10"}, 400),
         ("/api/v1/scores/fleet", {"since": "yesterday"}, 422),
+        ("/api/v1/scores/fleet", {"until": "0001-01-01"}, 400),  # found by the fuzzer
+        ("/api/v1/scores/xla", {"since": "9999-12-30", "until": "9999-12-31"}, 400),
         ("/api/v1/scores/groups", {"by": "site; drop table"}, 422),
         ("/api/v1/scores/groups", {}, 422),
         ("/api/v1/scores/xla", {"target": 101}, 422),
