@@ -5,13 +5,13 @@ Only this module knows which backend is in use; everything else speaks SQLAlchem
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -70,3 +70,28 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits as one transaction, or rolls back whole on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def try_job_lock(session: Session, key: int) -> bool:
+    """Whether this transaction may run the job ``key``: on PostgreSQL, a transaction-level
+    advisory lock (another replica holding it: False); elsewhere always True (SQLite
+    serialises writers, so a job's first statement being a write is its lock)."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return True
+    locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+    return bool(locked.scalar())
+
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last one shorter): for IN clauses of bounded size."""
+    chunk: list[_T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import transaction
+from ..db import transaction, try_job_lock
 from ..detection.engine import DetectionConfig, Detector, from_minute, to_minute
 from ..detection.features import Featurizer
 from ..detection.lifecycle import Outage
@@ -106,10 +106,8 @@ class DetectionJob:
     # -- one run ---------------------------------------------------------------------------
 
     def _run(self, session: Session, now: datetime) -> RunResult | None:
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-            if not locked.scalar():
-                return None
+        if not try_job_lock(session, LOCK_KEY):
+            return None
         row = self._state_row(session, now)
         if row.holder not in (None, self.holder) and row.lease_until and row.lease_until > now:
             return None

@@ -23,6 +23,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
+from ..db import chunks
 from ..models import Device, IngestedBatch, SampleRow
 
 _Row = tuple[int, uuid.UUID, uuid.UUID, str, datetime, dict[str, Any], datetime]
@@ -111,7 +112,7 @@ def _batches(
 ) -> Iterator[ArrivedBatch]:
     devices = {r[1] for r in rows}
     facts: dict[uuid.UUID, tuple[str | None, str | None, dict[str, Any]]] = {}
-    for chunk in _chunks(sorted(devices), 500):
+    for chunk in chunks(sorted(devices), 500):
         for d in session.execute(
             select(Device.id, Device.model, Device.os_build, Device.tags).where(
                 Device.id.in_(chunk)
@@ -135,8 +136,3 @@ def _batches(
             )
         found.batch["samples"].append({**data, "kind": kind, "ts": ts})
     yield from grouped.values()
-
-
-def _chunks(items: list[uuid.UUID], size: int) -> Iterator[list[uuid.UUID]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

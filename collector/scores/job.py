@@ -25,15 +25,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import transaction
+from ..db import chunks, transaction, try_job_lock
 from ..models import SampleRow, ScoreDay, ScoreHour, ScoringState
 from ..outages.reader import Cursor, new_rows
 from ..scoring import Aggregates, HourScore, ScoringConfig, score_aggregates
@@ -74,10 +74,8 @@ class ScoringJob:
             return self._run(session, now)
 
     def _run(self, session: Session, now: datetime) -> ScoringRun | None:
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-            if not locked.scalar():
-                return None
+        if not try_job_lock(session, LOCK_KEY):
+            return None
         state = self._state(session, now)
         cursor = Cursor(state.cursor, set(state.above), state.gap_since)
         query = select(SampleRow.id, SampleRow.device_id, SampleRow.kind, SampleRow.ts,
@@ -114,7 +112,7 @@ class ScoringJob:
     ) -> dict[HourKey, HourScore]:
         fingerprint = self.config.fingerprint()
         stored: dict[HourKey, ScoreHour] = {}
-        for chunk in _chunks(list(parts), 400):
+        for chunk in chunks(list(parts), 400):
             for found in session.scalars(
                 select(ScoreHour).where(tuple_(ScoreHour.device_id, ScoreHour.hour).in_(chunk))
             ):
@@ -164,7 +162,7 @@ class ScoringJob:
         for day, devices in by_day.items():
             stored = {
                 row.device_id: row
-                for chunk in _chunks(list(devices), 400)
+                for chunk in chunks(list(devices), 400)
                 for row in session.scalars(
                     select(ScoreDay).where(ScoreDay.day == day, ScoreDay.device_id.in_(chunk))
                 )
@@ -198,17 +196,6 @@ def _stored_tally(row: ScoreHour) -> HourTally | None:
     except ValueError:
         log.warning("unreadable tally of device %s hour %s; retallying it", row.device_id, row.hour)
         return None
-
-
-def _chunks(items: Iterable[_K], size: int) -> Iterator[list[_K]]:
-    chunk: list[_K] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def schedule_callable(job: ScoringJob, clock: Callable[[], datetime]) -> Callable[[], None]:

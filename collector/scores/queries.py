@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..db import chunks
 from ..models import Device, SampleRow, ScoreDay
 from ..scoring import GroupScore, PeriodScore, ScoringConfig, score_group, score_period
 
@@ -70,7 +71,7 @@ def groups_of(session: Session, by: str, devices: Iterable[uuid.UUID]) -> dict[u
             .group_by(SampleRow.device_id)
             .subquery()
         )
-        for chunk in _chunks(wanted, 500):
+        for chunk in chunks(wanted, 500):
             rows = session.execute(
                 select(SampleRow.device_id, SampleRow.data)
                 .join(latest, latest.c.id == SampleRow.id)
@@ -81,7 +82,7 @@ def groups_of(session: Session, by: str, devices: Iterable[uuid.UUID]) -> dict[u
                 if apps:
                     out[device_id] = apps
         return out
-    for chunk in _chunks(wanted, 500):
+    for chunk in chunks(wanted, 500):
         for row in session.execute(
             select(Device.id, Device.model, Device.os_build, Device.os, Device.tags).where(
                 Device.id.in_(chunk)
@@ -160,8 +161,3 @@ def xla(
                            share, group.score.score)
                 )  # fmt: skip
     return rows
-
-
-def _chunks(items: list[uuid.UUID], size: int) -> Iterator[list[uuid.UUID]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -16,6 +16,7 @@ from support import Collector, add_device
 
 from dexpulse.collector.models import Device
 from dexpulse.collector.scores.job import ScoringJob
+from dexpulse.collector.scores.queries import day_scores, device_periods
 from dexpulse.collector.scoring import PeriodScore, ScoringConfig, score_group, score_period
 from dexpulse.collector.security import Role
 
@@ -45,8 +46,6 @@ RANGE = {"since": "2026-11-16", "until": "2026-11-29"}
 
 
 def expected_periods(collector: Collector, start: date, end: date) -> dict[uuid.UUID, PeriodScore]:
-    from dexpulse.collector.scores.queries import day_scores, device_periods
-
     with collector.sessions() as session:
         return device_periods(day_scores(session, start, end), CONFIG)
 
