@@ -2,19 +2,23 @@
 
     .venv/bin/python bench/scoring.py [--devices 10000] [--workers 2]
                                       [--job-devices 10000] [--job-minutes 4]
+                                      [--job-hour 23] [--database-url URL]
 
 1. **A full day's recompute** for ``--devices`` devices at 60 s samples: each device-hour's
    samples (60 system, 60 Wi-Fi, 120 probes to two targets, the odd crash and Wi-Fi
-   disconnect) tallied and finished, each device-day rolled up from its 24 hours, and both
-   serialised as the job stores them (JSON), in ``--workers`` processes. What a configuration
-   change costs when every hour is scored again from its samples. The samples are built in
-   memory beforehand, per device, and not timed; reading them from the database is not in
-   this figure (the job's own figure below has its reads).
-2. **The scoring job** (``collector/scores/job.py``) on a fresh SQLite database with
-   ``--job-devices`` devices: every minute one batch per device (4 samples) is stored through
-   the ingest code, then the job runs; its wall and CPU time per run is the incremental
-   update (new rows read, hours folded and finished, days rescored, all written). The first
-   minute of a new hour and the others are reported apart.
+   disconnect) tallied and scored, each device-day rolled up from its 24 hours' aggregates,
+   and all serialised as the job stores them (JSON), in ``--workers`` processes. What a
+   configuration change costs when every hour is scored again from its samples. The samples
+   are built in memory beforehand, per device, and not timed; reading them from the database
+   is not in this figure (the job's own figure below has its reads).
+2. **The scoring job** (``collector/scores/job.py``) with ``--job-devices`` devices, on a
+   fresh SQLite database or on ``--database-url`` (emptied first: use a scratch database).
+   The day's hours up to ``--job-hour`` are stored beforehand as the job would have left
+   them, so the days it rescores have their full length (the late evening is the worst
+   case). Then every minute one batch per device (4 samples) is stored through the ingest
+   code and the job runs; its wall and CPU time per run is the incremental update (new rows
+   read, hours folded and scored, the due fifth of the days rescored, all written). The
+   first minute of a new hour and the others are reported apart.
 
 Peak memory (max RSS) is reported for each worker and for the job's process.
 """
@@ -22,7 +26,6 @@ Peak memory (max RSS) is reported for each worker and for the job's process.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import tempfile
@@ -33,14 +36,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from dexpulse.collector import migrations
-from dexpulse.collector.db import make_engine, make_sessionmaker
+from dexpulse.collector.db import chunks, json_dumps, make_engine, make_sessionmaker
 from dexpulse.collector.ingest import store_batch
-from dexpulse.collector.models import Device
+from dexpulse.collector.models import Device, ScoreHour
 from dexpulse.collector.scores.job import ScoringJob
-from dexpulse.collector.scoring import ScoringConfig, score_hour, score_period
+from dexpulse.collector.scoring import Aggregates, ScoringConfig, score_aggregates
+from dexpulse.collector.scoring.hourly import score_tally, tally_samples
 from dexpulse.collector.timeline import TimePolicy
 from dexpulse.schema import Batch
 
@@ -81,10 +86,15 @@ def recompute(devices: range) -> dict[str, float]:
         day = [[s for m in range(60) for s in minute(device, DAY + timedelta(hours=h, minutes=m))]
                for h in range(24)]  # fmt: skip
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        scored = [score_hour(samples, config) for samples in day]
-        stored = [json.dumps(h.to_json()) for h in scored]
-        period = score_period(scored, config)
-        stored.append(json.dumps(period.to_json()))
+        tallies = [tally_samples(samples, config) for samples in day]
+        scored = [score_tally(tally, config) for tally in tallies]
+        stored = [
+            (json_dumps(tally.to_json()), json_dumps(agg.to_json()))
+            for tally, (_, agg) in zip(tallies, scored, strict=True)
+        ]
+        period = score_aggregates([Aggregates.sum_json(agg.to_json() for _, agg in scored)],
+                                  config)  # fmt: skip
+        stored.append((json_dumps(period.to_json()), ""))
         spent += time.perf_counter() - wall0
         cpu += time.process_time() - cpu0
         hours += len(scored)
@@ -107,9 +117,43 @@ def full_day(devices: int, workers: int) -> None:
     print(f"  peak RSS per worker: {peaks}")
 
 
-def job_runs(devices: int, minutes: int) -> None:
+def seed_hours(sessions: sessionmaker[Session], ids: list[uuid.UUID], until: datetime) -> int:
+    """The day's hours before ``until``, stored as the scoring job leaves them (tally and
+    aggregates of an hour of :func:`minute` samples; 40 distinct hours, reused), and each
+    day's score: the state the job finds in the evening."""
+    config = ScoringConfig()
+    fingerprint = config.fingerprint()
+    hours = int((until - DAY) / timedelta(hours=1))
+    shapes = []
+    for k in range(40):
+        tally = tally_samples(
+            [s for m in range(60) for s in minute(k, DAY + timedelta(hours=k % 24, minutes=m))],
+            config,
+        )
+        shapes.append((score_tally(tally, config), tally.to_json()))
+    rows = 0
+    for chunk in chunks(list(enumerate(ids)), 1000):
+        with sessions.begin() as session:
+            batch = []
+            for i, device in chunk:
+                for h in range(hours):
+                    (score, agg), tally = shapes[(i + h) % len(shapes)]
+                    batch.append({
+                        "device_id": device, "hour": DAY + timedelta(hours=h),
+                        "fingerprint": fingerprint, "score": score, "tally": tally,
+                        "aggregates": agg.to_json(), "updated_at": until,
+                    })  # fmt: skip
+            session.execute(insert(ScoreHour), batch)
+            rows += len(batch)
+    return rows
+
+
+def job_runs(devices: int, minutes: int, hour: int, url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="dexpulse-scoring-") as scratch:
-        engine = make_engine(f"sqlite:///{Path(scratch) / 'bench.db'}")
+        engine = make_engine(url or f"sqlite:///{Path(scratch) / 'bench.db'}")
+        if url:
+            with engine.begin() as conn:  # a scratch database: start from nothing
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         migrations.upgrade(engine)
         sessions = make_sessionmaker(engine)
         ids = [uuid.uuid4() for _ in range(devices)]
@@ -119,12 +163,13 @@ def job_runs(devices: int, minutes: int) -> None:
                  "os": "windows", "tags": {"site": f"site-{i % 8}"}, "enrolled_at": DAY}
                 for i, d in enumerate(ids)
             ])  # fmt: skip
+        start = DAY + timedelta(hours=hour, minutes=-(minutes // 2))  # runs across hour:00
+        seeded = seed_hours(sessions, ids, start.replace(minute=0))
         job = ScoringJob(sessions, ScoringConfig())
         policy = TimePolicy()
-        start = DAY + timedelta(hours=9, minutes=60 - minutes // 2)  # runs on both sides of 10:00
         boundary: list[tuple[float, float]] = []
         others: list[tuple[float, float]] = []
-        rows = 0
+        rows = days = 0
         for m in range(minutes):
             at = start + timedelta(minutes=m)
             with sessions.begin() as session:
@@ -142,11 +187,14 @@ def job_runs(devices: int, minutes: int) -> None:
             run = job.run(at + timedelta(seconds=35))
             took = (time.perf_counter() - wall0, time.process_time() - cpu0)
             assert run is not None and run.hours == devices, run
+            days += run.days
             (boundary if at.minute == 0 else others).append(took)
         engine.dispose()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"scoring job on SQLite: {devices} devices, one batch each per minute "
-          f"({rows // minutes} samples a minute), {minutes} runs")  # fmt: skip
+    print(f"scoring job on {engine.dialect.name}: {devices} devices, one batch each per minute "
+          f"({rows // minutes} samples a minute), {minutes} runs from "
+          f"{start:%H:%M} ({seeded} hours stored before)")  # fmt: skip
+    print(f"  days rescored: {days / minutes:.0f} a run on average")
     for name, runs in (("runs within an hour", others), ("first run of an hour", boundary)):
         if runs:
             print(
@@ -161,12 +209,14 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--job-devices", type=int, default=10_000)
-    parser.add_argument("--job-minutes", type=int, default=4)
+    parser.add_argument("--job-minutes", type=int, default=6)
+    parser.add_argument("--job-hour", type=int, default=23, choices=range(1, 24))
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database (emptied)")
     args = parser.parse_args()
     if args.devices:
         full_day(args.devices, args.workers)
     if args.job_devices:
-        job_runs(args.job_devices, args.job_minutes)
+        job_runs(args.job_devices, args.job_minutes, args.job_hour, args.database_url)
 
 
 if __name__ == "__main__":

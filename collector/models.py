@@ -226,8 +226,9 @@ class ScoringState(Base):
 
 class ScoreHour(Base):
     """One device-hour's experience score (UTC clock hour). ``tally`` is what its samples add
-    up to so far (the job folds new samples into it); ``document`` is the scored hour
-    (``HourScore.to_json``); ``fingerprint`` the scoring configuration both were made with."""
+    up to so far (the job folds new samples into it); ``aggregates`` the sums its score, its
+    breakdown (``score_aggregates([aggregates])``) and its day are made from; ``fingerprint``
+    the scoring configuration they were made with."""
 
     __tablename__ = "score_hours"
     __table_args__ = (Index("ix_score_hours_hour", "hour"),)
@@ -237,7 +238,7 @@ class ScoreHour(Base):
     fingerprint: Mapped[str] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
     tally: Mapped[dict[str, Any]]
-    document: Mapped[dict[str, Any]]
+    aggregates: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
 
 
@@ -251,7 +252,16 @@ class ScoreDay(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
-    hours: Mapped[dict[str, Any]]
-    """Hour (ISO) -> its aggregates: the day is their sum (rescored without its hours)."""
     document: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class ScoreDayStale(Base):
+    """A device-day with an hour scored since the day was: rescored (and the mark removed)
+    within a few runs of the scoring job; ``since`` is when the first such hour was."""
+
+    __tablename__ = "score_days_stale"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    since: Mapped[datetime]

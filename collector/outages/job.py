@@ -33,6 +33,7 @@ from ..db import transaction, try_job_lock
 from ..detection.engine import DetectionConfig, Detector, from_minute, to_minute
 from ..detection.features import Featurizer
 from ..detection.lifecycle import Outage
+from ..gcpause import gc_paused
 from ..models import DetectionState, IngestedBatch, SampleRow
 from .reader import ArrivedBatch, Cursor, read_new
 from .store import EventHook, record
@@ -88,7 +89,7 @@ class DetectionJob:
     def run(self, now: datetime) -> RunResult | None:
         """One run at clock ``now``; None when another replica holds the job."""
         try:
-            with transaction(self.sessions) as session:
+            with gc_paused(), transaction(self.sessions) as session:
                 return self._run(session, now)
         except BaseException:
             self.memory = None  # ahead of the database now: resume from it next time

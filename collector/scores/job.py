@@ -6,8 +6,11 @@ detection job's: ``outages.reader``), groups them by device and the UTC clock ho
 ``ts``, and tallies each group. A device-hour already scored with the same configuration adds
 the new tally to its stored one (the cursor reads every row once, so the sum is the hour's);
 one scored with another configuration is tallied again from all its samples. The hour is then
-finished from the sum, and its UTC day rescored from the aggregates of its hours, which the
-day keeps.
+scored from the sum and written with its aggregates (its breakdown is composed from them when
+asked), and its UTC day marked stale. A stale
+day is rescored from its hours' aggregates within ``day_slots`` runs (minutes): each run takes
+one slot of the devices, so the fleet's days are spread evenly over the runs instead of all
+being rescored every minute.
 A late batch from a laptop that was offline thus lands in the hours its samples belong to,
 and rescores exactly those hours and their days.
 
@@ -27,25 +30,32 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import chunks, transaction, try_job_lock
-from ..models import SampleRow, ScoreDay, ScoreHour, ScoringState
+from ..db import chunks, transaction, try_job_lock, upsert
+from ..gcpause import gc_paused
+from ..models import SampleRow, ScoreDay, ScoreDayStale, ScoreHour, ScoringState
 from ..outages.reader import Cursor, new_rows
-from ..scoring import Aggregates, HourScore, ScoringConfig, score_aggregates
-from ..scoring.hourly import HourTally, finish, tally_samples
+from ..scoring import Aggregates, ScoringConfig, score_aggregates
+from ..scoring.hourly import HourTally, score_tally, tally_samples
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6465_7873  # "dexs"
 MOST_ROWS = 500_000
 """Sample rows read per run at most: a first run over a long history is spread over runs."""
+DAY_SLOTS = 10
+"""A changed day is rescored within this many runs (minutes): each run rescores one slot's
+devices' days, so a fleet's days cost a tenth of them each minute rather than all of them."""
 HOUR = timedelta(hours=1)
-_K = TypeVar("_K")
+HOUR_KEYS = ("device_id", "hour")
+HOUR_COLUMNS = ("fingerprint", "score", "tally", "aggregates", "updated_at")
+DAY_KEYS = ("device_id", "day")
+DAY_COLUMNS = ("fingerprint", "score", "document", "updated_at")
 
 HourKey = tuple[uuid.UUID, datetime]
 DayKey = tuple[uuid.UUID, date]
@@ -59,18 +69,24 @@ class ScoringRun:
 
 
 def hour_of(ts: datetime) -> datetime:
-    ts = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+    if ts.tzinfo is not UTC:  # the database's times are UTC already (db.UtcDateTime)
+        ts = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
     return ts.replace(minute=0, second=0, microsecond=0)
 
 
 class ScoringJob:
-    def __init__(self, sessions: sessionmaker[Session], config: ScoringConfig) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], config: ScoringConfig, day_slots: int = DAY_SLOTS
+    ) -> None:
+        if day_slots < 1:
+            raise ValueError("day_slots must be at least 1")
         self.sessions = sessions
         self.config = config
+        self.day_slots = day_slots
 
     def run(self, now: datetime) -> ScoringRun | None:
         """One run at clock ``now``; None when another replica is running it."""
-        with transaction(self.sessions) as session:
+        with gc_paused(), transaction(self.sessions) as session:
             return self._run(session, now)
 
     def _run(self, session: Session, now: datetime) -> ScoringRun | None:
@@ -85,14 +101,14 @@ class ScoringJob:
         for row in rows:
             parts[(row.device_id, hour_of(row.ts))].append((row.kind, row.data))
         hours = self._score_hours(session, parts, now)
-        days = self._score_days(session, hours, now)
+        days = self._score_days(session, now)
         state.cursor, state.above, state.gap_since = (
             cursor.at,
             sorted(cursor.above),
             cursor.gap_since,
         )
         state.updated_at = now
-        return ScoringRun(len(rows), len(hours), days)
+        return ScoringRun(len(rows), hours, days)
 
     def _state(self, session: Session, now: datetime) -> ScoringState:
         # A write first: on SQLite it takes the database's write lock for the whole run.
@@ -109,34 +125,42 @@ class ScoringJob:
         session: Session,
         parts: Mapping[HourKey, list[tuple[str, Mapping[str, Any]]]],
         now: datetime,
-    ) -> dict[HourKey, HourScore]:
+    ) -> int:
+        """Fold each hour's new samples into its stored tally, score it, and write all the
+        hours in one statement; mark their days stale. Returns the number of hours."""
         fingerprint = self.config.fingerprint()
-        stored: dict[HourKey, ScoreHour] = {}
-        for chunk in chunks(list(parts), 400):
-            for found in session.scalars(
-                select(ScoreHour).where(tuple_(ScoreHour.device_id, ScoreHour.hour).in_(chunk))
-            ):
-                stored[(found.device_id, hour_of(found.hour))] = found
-        scored: dict[HourKey, HourScore] = {}
+        stored: dict[HourKey, tuple[str, dict[str, Any]]] = {}
+        columns = (ScoreHour.device_id, ScoreHour.hour, ScoreHour.fingerprint, ScoreHour.tally)
+        by_hour: dict[datetime, list[uuid.UUID]] = defaultdict(list)
+        for device, hour in parts:
+            by_hour[hour].append(device)
+        for hour, devices in by_hour.items():  # (hour, devices IN): the primary key's index
+            for chunk in chunks(devices, 400):
+                query = select(*columns).where(
+                    ScoreHour.hour == hour, ScoreHour.device_id.in_(chunk)
+                )
+                for device, _, made_with, tally in session.execute(query):
+                    stored[(device, hour)] = (made_with, tally)
+        rows: list[dict[str, Any]] = []
         for key, part in parts.items():
-            row: ScoreHour | None = stored.get(key)
-            kept = (
-                _stored_tally(row) if row is not None and row.fingerprint == fingerprint else None
-            )
+            found = stored.get(key)
+            kept = _stored_tally(key, found[1]) if found and found[0] == fingerprint else None
             if kept is not None:
                 tally = kept + tally_samples(part, self.config)
-            elif row is None:  # the cursor reads every row once: these are all it has
+            elif found is None:  # the cursor reads every row once: these are all it has
                 tally = tally_samples(part, self.config)
             else:  # another configuration's tally (or an unreadable one): the whole hour again
                 tally = tally_samples(self._hour_samples(session, key), self.config)
-            hour = scored[key] = finish(tally, self.config)
-            if row is None:
-                row = ScoreHour(device_id=key[0], hour=key[1])
-                session.add(row)
-            row.fingerprint, row.score = fingerprint, hour.score
-            row.tally, row.document, row.updated_at = tally.to_json(), hour.to_json(), now
-        session.flush()
-        return scored
+            score, aggregates = score_tally(tally, self.config)
+            rows.append({
+                "device_id": key[0], "hour": key[1], "fingerprint": fingerprint, "score": score,
+                "tally": tally.to_json(), "aggregates": aggregates.to_json(), "updated_at": now,
+            })  # fmt: skip
+        upsert(session, ScoreHour, rows, HOUR_KEYS, HOUR_COLUMNS)
+        days = {(device, hour.date()) for device, hour in parts}
+        marks = [{"device_id": device, "day": day, "since": now} for device, day in days]
+        upsert(session, ScoreDayStale, marks, DAY_KEYS)  # an older mark is kept
+        return len(rows)
 
     def _hour_samples(self, session: Session, key: HourKey) -> list[tuple[str, Mapping[str, Any]]]:
         device, hour = key
@@ -147,54 +171,61 @@ class ScoringJob:
         )
         return [(kind, data) for kind, data in rows]
 
-    def _score_days(
-        self, session: Session, hours: Mapping[HourKey, HourScore], now: datetime
-    ) -> int:
-        """Rescore the days of ``hours``. A day keeps its hours' aggregates (``hours``: hour
-        -> aggregates JSON), so only the changed hours are replaced and the sum scored again;
-        its hours' documents are never read back."""
+    def _score_days(self, session: Session, now: datetime) -> int:
+        """Rescore the stale days that are due in this run from their hours' aggregates.
+
+        A day is due when its device's slot comes round (``device_id mod day_slots`` equals
+        the run's minute mod ``day_slots``) or when it has been stale for ``day_slots``
+        minutes (a missed run). The fleet's days are thus rescored evenly spread over the
+        runs, each within ``day_slots`` minutes of its latest hour."""
+        slots = self.day_slots
+        slot = int(now.timestamp() // 60) % slots
+        overdue = now - timedelta(minutes=slots)
+        due: dict[date, list[uuid.UUID]] = defaultdict(list)
+        for device, day, since in session.execute(select(ScoreDayStale.__table__)):
+            if device.int % slots == slot or since <= overdue:
+                due[day].append(device)
         fingerprint = self.config.fingerprint()
-        by_day: dict[date, dict[uuid.UUID, dict[str, HourScore]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
-        for (device, hour), scored in hours.items():
-            by_day[hour.date()][device][hour.isoformat()] = scored
-        for day, devices in by_day.items():
-            stored = {
-                row.device_id: row
-                for chunk in chunks(list(devices), 400)
-                for row in session.scalars(
-                    select(ScoreDay).where(ScoreDay.day == day, ScoreDay.device_id.in_(chunk))
+        rows: list[dict[str, Any]] = []
+        for day, devices in due.items():
+            start = datetime.combine(day, time(), UTC)
+            for chunk in chunks(devices, 400):
+                query = (
+                    select(ScoreHour.device_id, ScoreHour.aggregates)
+                    .where(ScoreHour.device_id.in_(chunk))
+                    .where(ScoreHour.hour >= start, ScoreHour.hour < start + timedelta(days=1))
+                    .order_by(ScoreHour.device_id, ScoreHour.hour)  # hour order: the sums of
+                )  # score_period, to the last bit
+                hours: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+                for device, data in session.execute(query):
+                    hours[device].append(data)
+                for device in chunk:
+                    try:
+                        total = Aggregates.sum_json(hours[device])
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        log.warning("unreadable hour aggregates of device %s on %s", device, day)
+                        continue  # the day keeps its score until its hours are scored again
+                    period = score_aggregates([total], self.config)
+                    rows.append({
+                        "device_id": device, "day": day, "fingerprint": fingerprint,
+                        "score": period.score, "document": period.to_json(), "updated_at": now,
+                    })  # fmt: skip
+                session.execute(
+                    delete(ScoreDayStale).where(
+                        ScoreDayStale.day == day, ScoreDayStale.device_id.in_(chunk)
+                    )
                 )
-            }
-            for device, changed in devices.items():
-                row = stored.get(device)
-                if row is None:
-                    row = ScoreDay(device_id=device, day=day, hours={})
-                    session.add(row)
-                merged: dict[str, Aggregates | dict[str, Any]] = dict(row.hours)
-                merged.update((h, s.aggregates) for h, s in changed.items())
-                parts = [  # in hour order, so the float sums are those of score_period
-                    a if isinstance(a, Aggregates) else Aggregates.from_json(a)
-                    for _, a in sorted(merged.items())
-                ]
-                period = score_aggregates(parts, self.config)
-                row.hours = {
-                    **{h: a for h, a in row.hours.items() if h not in changed},
-                    **{h: s.aggregates.to_json() for h, s in changed.items()},
-                }
-                row.fingerprint, row.score = fingerprint, period.score
-                row.document, row.updated_at = period.to_json(), now
-        return sum(len(devices) for devices in by_day.values())
+        upsert(session, ScoreDay, rows, DAY_KEYS, DAY_COLUMNS)
+        return len(rows)
 
 
-def _stored_tally(row: ScoreHour) -> HourTally | None:
+def _stored_tally(key: HourKey, tally: Mapping[str, Any]) -> HourTally | None:
     """The stored tally, or None (logged) when it cannot be read: the hour is then tallied
     again from its samples rather than failing every run."""
     try:
-        return HourTally.from_json(row.tally)
+        return HourTally.from_json(tally)
     except ValueError:
-        log.warning("unreadable tally of device %s hour %s; retallying it", row.device_id, row.hour)
+        log.warning("unreadable tally of device %s hour %s; retallying it", *key)
         return None
 
 

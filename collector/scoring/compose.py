@@ -35,8 +35,9 @@ from .results import Aggregates, EventTally, Loss, Tally
 Composed = tuple[float | None, dict[str, float], list[Loss]]
 
 
-def compose(agg: Aggregates, rules: Rules) -> Composed:
-    """Score, components and losses of ``agg``.
+def compose(agg: Aggregates, rules: Rules, explain: bool = True) -> Composed:
+    """Score, components and losses of ``agg``; without ``explain``, no losses (the score
+    alone is wanted, and the detail lines are half the cost).
 
     The score is None when nothing that counts has data: no sample at all, or only
     components whose weight is 0 (their scores are still returned, for display)."""
@@ -91,6 +92,8 @@ def compose(agg: Aggregates, rules: Rules) -> Composed:
         score += blend * sentiment
 
     losses: list[Loss] = []
+    if not explain:
+        return min(100.0, max(0.0, score)), components, losses
     for cause, (comp, points) in inner.items():
         lost = factor.get(comp, 0.0) * points
         if lost > 0:

@@ -133,6 +133,14 @@ def finish(tally: HourTally, config: ScoringConfig) -> HourScore:
     return HourScore(score, components, losses, agg, config.fingerprint())
 
 
+def score_tally(tally: HourTally, config: ScoringConfig) -> tuple[float | None, Aggregates]:
+    """The score and aggregates of a device-hour whose samples add up to ``tally``, without
+    the breakdown: what the scoring job stores every minute. The breakdown is the same
+    arithmetic on the aggregates (``score_aggregates([aggregates])``) when someone asks."""
+    agg = aggregates(tally, config)
+    return compose(agg, config.rules, explain=False)[0], agg
+
+
 def tally_hour(
     samples: Iterable[tuple[str, Mapping[str, Any]]], config: ScoringConfig
 ) -> Aggregates:
@@ -286,7 +294,7 @@ def aggregates(tally: HourTally, config: ScoringConfig) -> Aggregates:
                 **counted,
                 "probe_failures": [*failures[:2], failures[2] + tally.unreachable],
             }
-    metrics = {m: Tally(*counted[m]) for m in METRICS if sum(counted.get(m, ()))}
+    metrics = {m: Tally(*c) for m in METRICS if (c := counted.get(m)) and sum(c)}
     return Aggregates(
         1, metrics, _hour_events(tally.events, tally.names, config), tally.answers,
         tally.sentiment_total,

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import DateTime, Uuid, column, create_engine, inspect, select, table
 from support import Collector, make_batch
 
 from dexpulse.collector import migrations
 from dexpulse.collector.app import create_app
-from dexpulse.collector.models import Base
+from dexpulse.collector.db import make_engine
+from dexpulse.collector.models import Base, JsonType, ScoreHour
 from dexpulse.collector.settings import CollectorSettings
+
+Ts = DateTime(timezone=True)
 
 
 def test_health_and_readiness(collector: Collector) -> None:
@@ -84,4 +89,33 @@ def test_migrations_match_the_models_and_round_trip(db_url: str) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrations.upgrade(engine)
     assert {"devices", "batches", "samples"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_hours_scored_before_revision_0005_keep_their_aggregates(db_url: str) -> None:
+    """0005 moves an hour's aggregates out of its scored document into their own column."""
+    engine = make_engine(db_url)
+    migrations.downgrade(engine, "base")  # a database another test left at head
+    migrations.upgrade(engine, "0004")
+    device, hour = uuid.uuid4(), datetime(2026, 11, 23, 9, tzinfo=UTC)
+    aggregates = {"hours": 1, "metrics": {"cpu": [50, 8, 2]}, "events": {}, "answers": 0,
+                  "sentiment_total": 0.0}  # fmt: skip
+    devices = table("devices", column("id", Uuid()), column("token_hash"), column("hostname"),
+                    column("os"), column("tags", JsonType), column("enrolled_at", Ts))  # fmt: skip
+    hours_0004 = table(
+        "score_hours", column("device_id", Uuid()), column("hour", Ts), column("fingerprint"),
+        column("score"), column("tally", JsonType), column("document", JsonType),
+        column("updated_at", Ts),
+    )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(devices.insert().values(id=device, token_hash="x" * 64, hostname="l1",
+                                             os="linux", tags={}, enrolled_at=hour))  # fmt: skip
+        conn.execute(hours_0004.insert().values(
+            device_id=device, hour=hour, fingerprint="f" * 16, score=88.0, tally={},
+            document={"score": 88.0, "aggregates": aggregates}, updated_at=hour,
+        ))  # fmt: skip
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(select(ScoreHour.aggregates, ScoreHour.score)).one()
+    assert tuple(stored) == (aggregates, 88.0)
     engine.dispose()

@@ -38,7 +38,10 @@ def scored(collector: Collector) -> tuple[Collector, dict[str, str], dict[uuid.U
         send(collector.sessions, device, first, MONDAY + timedelta(hours=3), tags)
         send(collector.sessions, device, second, MONDAY + timedelta(days=8, hours=2), tags)
         sent[device] = [first, second]
-    assert ScoringJob(collector.sessions, CONFIG).run(MONDAY + timedelta(days=9)) is not None
+    assert (
+        ScoringJob(collector.sessions, CONFIG, day_slots=1).run(MONDAY + timedelta(days=9))
+        is not None
+    )
     return collector, collector.api_key(Role.VIEWER), sent
 
 

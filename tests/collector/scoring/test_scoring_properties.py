@@ -22,14 +22,16 @@ from scoring_support import (
 )
 
 from dexpulse.collector.scoring import (
+    Aggregates,
     HourScore,
     PeriodScore,
     ScoringConfig,
+    score_aggregates,
     score_hour,
     score_period,
 )
 from dexpulse.collector.scoring.catalogue import COMPONENTS, EVENTS, METRICS, SENTIMENT_CAUSE
-from dexpulse.collector.scoring.hourly import HourTally, finish, tally_samples
+from dexpulse.collector.scoring.hourly import HourTally, finish, score_tally, tally_samples
 
 EPS = 1e-9
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -167,4 +169,21 @@ def test_an_hour_tallied_in_parts_scores_as_the_whole_hour(
     for part in parts:
         stored = json.loads(json.dumps(tally_samples(part, config).to_json()))
         total = total + HourTally.from_json(stored)
-    assert finish(total, config) == score_hour(hour, config)
+    whole = score_hour(hour, config)
+    assert finish(total, config) == whole
+    # What the job stores: the score without the breakdown, and the aggregates that give it.
+    assert score_tally(total, config) == (whole.score, whole.aggregates)
+    assert score_aggregates([whole.aggregates], config).score == whole.score
+
+
+@given(hours=st.lists(HOURS, max_size=6), config=CONFIGS)
+def test_stored_aggregates_sum_as_their_objects_add(
+    hours: list[list[Sample]], config: ScoringConfig
+) -> None:
+    """The scoring job rolls a day up from its hours' stored JSON with ``sum_json``: it must
+    equal adding the hours' aggregates in order, bit for bit."""
+    stored = [json.loads(json.dumps(score_hour(h, config).aggregates.to_json())) for h in hours]
+    folded = Aggregates()
+    for data in stored:
+        folded = folded + Aggregates.from_json(data)
+    assert Aggregates.sum_json(stored) == folded
