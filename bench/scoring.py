@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dexpulse.collector import migrations
 from dexpulse.collector.db import chunks, json_dumps, make_engine, make_sessionmaker
+from dexpulse.collector.gcpause import gc_paused
 from dexpulse.collector.ingest import store_batch
 from dexpulse.collector.models import Device, ScoreHour
 from dexpulse.collector.scores.job import ScoringJob
@@ -86,15 +87,16 @@ def recompute(devices: range) -> dict[str, float]:
         day = [[s for m in range(60) for s in minute(device, DAY + timedelta(hours=h, minutes=m))]
                for h in range(24)]  # fmt: skip
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        tallies = [tally_samples(samples, config) for samples in day]
-        scored = [score_tally(tally, config) for tally in tallies]
-        stored = [
-            (json_dumps(tally.to_json()), json_dumps(agg.to_json()))
-            for tally, (_, agg) in zip(tallies, scored, strict=True)
-        ]
-        period = score_aggregates([Aggregates.sum_json(agg.to_json() for _, agg in scored)],
-                                  config)  # fmt: skip
-        stored.append((json_dumps(period.to_json()), ""))
+        with gc_paused():  # as in the scoring job
+            tallies = [tally_samples(samples, config) for samples in day]
+            scored = [score_tally(tally, config) for tally in tallies]
+            stored = [
+                (json_dumps(tally.to_json()), json_dumps(agg.to_json()))
+                for tally, (_, agg) in zip(tallies, scored, strict=True)
+            ]
+            total = Aggregates.sum_json(agg.to_json() for _, agg in scored)
+            period = score_aggregates([total], config)
+            stored.append((json_dumps(period.to_json()), ""))
         spent += time.perf_counter() - wall0
         cpu += time.process_time() - cpu0
         hours += len(scored)
