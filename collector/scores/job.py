@@ -7,10 +7,9 @@ detection job's: ``outages.reader``), groups them by device and the UTC clock ho
 the new tally to its stored one (the cursor reads every row once, so the sum is the hour's);
 one scored with another configuration is tallied again from all its samples. The hour is then
 scored from the sum and written with its aggregates (its breakdown is composed from them when
-asked), and its UTC day marked stale. A stale
-day is rescored from its hours' aggregates within ``day_slots`` runs (minutes): each run takes
-one slot of the devices, so the fleet's days are spread evenly over the runs instead of all
-being rescored every minute.
+asked), and its UTC day marked stale. A stale day is rescored from its hours' aggregates
+within ``day_slots`` runs (minutes): each run takes one slot of the devices, so the fleet's
+days are spread evenly over the runs instead of all being rescored every minute.
 A late batch from a laptop that was offline thus lands in the hours its samples belong to,
 and rescores exactly those hours and their days.
 
@@ -58,7 +57,6 @@ DAY_KEYS = ("device_id", "day")
 DAY_COLUMNS = ("fingerprint", "score", "document", "updated_at")
 
 HourKey = tuple[uuid.UUID, datetime]
-DayKey = tuple[uuid.UUID, date]
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ class ScoringJob:
         hours in one statement; mark their days stale. Returns the number of hours."""
         fingerprint = self.config.fingerprint()
         stored: dict[HourKey, tuple[str, dict[str, Any]]] = {}
-        columns = (ScoreHour.device_id, ScoreHour.hour, ScoreHour.fingerprint, ScoreHour.tally)
+        columns = (ScoreHour.device_id, ScoreHour.fingerprint, ScoreHour.tally)
         by_hour: dict[datetime, list[uuid.UUID]] = defaultdict(list)
         for device, hour in parts:
             by_hour[hour].append(device)
@@ -139,7 +137,7 @@ class ScoringJob:
                 query = select(*columns).where(
                     ScoreHour.hour == hour, ScoreHour.device_id.in_(chunk)
                 )
-                for device, _, made_with, tally in session.execute(query):
+                for device, made_with, tally in session.execute(query):
                     stored[(device, hour)] = (made_with, tally)
         rows: list[dict[str, Any]] = []
         for key, part in parts.items():
