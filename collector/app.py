@@ -19,7 +19,18 @@ from starlette.concurrency import run_in_threadpool
 from dexpulse.schema import Batch
 
 from . import migrations
-from .api import checkin, devices, enroll, health, ingest, outages, scores, secrets, speedtest
+from .api import (
+    checkin,
+    devices,
+    enroll,
+    health,
+    ingest,
+    outages,
+    scores,
+    secrets,
+    speedtest,
+    surveys,
+)
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
 from .jobs import Jobs, utc_now
@@ -30,6 +41,7 @@ from .outages.delivery import Deliverer
 from .outages.job import DetectionJob
 from .scores.job import ScoringJob
 from .settings import CollectorSettings
+from .surveys.job import SurveyJob
 
 
 def create_app(
@@ -51,8 +63,18 @@ def create_app(
         snapshot_every=settings.detection_snapshot_every,
         on_event=deliverer.enqueue,
     )
-    scoring = ScoringJob(sessions, settings.scoring) if settings.scoring_enabled else None
-    jobs = Jobs(detection if settings.detection_enabled else None, deliverer, clock, scoring)
+    scoring = (
+        ScoringJob(sessions, settings.scoring, settings.scoring_day_slots)
+        if settings.scoring_enabled
+        else None
+    )
+    jobs = Jobs(
+        detection if settings.detection_enabled else None,
+        deliverer,
+        clock,
+        scoring,
+        SurveyJob(sessions),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +97,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.detection = detection
+    app.state.jobs = jobs
     app.state.deliverer = deliverer
     app.state.metrics = Metrics(app.state.sessions)
     install_error_handlers(app)
@@ -83,7 +106,8 @@ def create_app(
         limit=settings.max_request_bytes,
         exempt=frozenset({"/api/v1/ingest", speedtest.UPLOAD_PATH}),  # both cap themselves
     )
-    for module in (health, enroll, ingest, checkin, devices, outages, scores, secrets, speedtest):
+    routers = (health, enroll, ingest, checkin, devices, outages, scores, secrets, speedtest)
+    for module in (*routers, surveys):
         app.include_router(module.router)
     _document_batch_schema(app)
     return app

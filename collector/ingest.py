@@ -18,6 +18,7 @@ from dexpulse.schema import Batch, IngestResponse
 
 from .errors import ApiError
 from .models import Device, IngestedBatch, SampleRow
+from .surveys.store import device_groups, take_responses
 from .timeline import TimePolicy, place
 
 _ENVELOPE_ONLY = {"kind", "ts"}
@@ -46,6 +47,7 @@ def store_batch(
         return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
 
     placement = place([s.ts for s in batch.samples], batch.sent_at, received_at, policy)
+    withheld = take_responses(session, device_id, batch.samples, _groups(session, device_id, batch))
     rows: list[dict[str, Any]] = [
         {
             "device_id": device_id,
@@ -54,8 +56,8 @@ def store_batch(
             "ts": ts,
             "data": sample.model_dump(mode="json", exclude=_ENVELOPE_ONLY, exclude_none=True),
         }
-        for sample, ts in zip(batch.samples, placement.times, strict=True)
-        if ts is not None
+        for index, (sample, ts) in enumerate(zip(batch.samples, placement.times, strict=True))
+        if ts is not None and index not in withheld
     ]
     session.add(
         IngestedBatch(
@@ -67,7 +69,7 @@ def store_batch(
             received_at=received_at,
             clock_offset_s=placement.offset_s,
             sample_count=len(rows),
-            dropped_count=len(batch.samples) - len(rows),
+            dropped_count=sum(placement.dropped.values()),
         )
     )
     session.flush()  # a concurrent duplicate fails here, before the samples are sent
@@ -77,10 +79,21 @@ def store_batch(
     return IngestResponse(
         batch_id=batch.batch_id,
         duplicate=False,
-        accepted=len(rows),
+        accepted=len(rows) + sum(1 for i in withheld if placement.times[i] is not None),
         dropped=placement.dropped,
         clock_offset_s=placement.offset_s,
     )
+
+
+def _groups(session: Session, device_id: uuid.UUID, batch: Batch) -> dict[str, Any]:
+    """The groups a survey answer in this batch is counted in: the batch's facts, else the
+    device's stored ones (read only when the batch carries an answer)."""
+    if not any(s.kind == "survey_response" for s in batch.samples):
+        return {}
+    device = session.get(Device, device_id)
+    tags = dict(batch.tags) if batch.tags is not None else dict(device.tags if device else {})
+    model = batch.agent.model or (device.model if device else None)
+    return device_groups(tags, model, batch.agent.os)
 
 
 def _update_device(

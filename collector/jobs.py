@@ -3,8 +3,9 @@
 Every process schedules them; the jobs themselves make sure only one replica does the work
 (see :mod:`.outages.job`, :mod:`.outages.delivery` and :mod:`.scores.job`). Detection runs
 five seconds after each minute, so batches that arrived just before the boundary are
-committed; scoring half a minute later, out of its way; delivery of notifications every ten
-seconds, in its own thread, so a slow receiver never holds detection up.
+committed; scoring half a minute later, out of its way; pulse surveys at 50 s; delivery of
+notifications every ten seconds, in its own thread, so a slow receiver never holds detection
+up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .outages.delivery import Deliverer
 from .outages.job import DetectionJob, schedule_callable
 from .scores.job import ScoringJob
 from .scores.job import schedule_callable as scoring_callable
+from .surveys.job import SurveyJob
 
 log = logging.getLogger(__name__)
 # one INFO line per job run, 7 a minute: only its warnings and errors are worth a log line
@@ -34,8 +36,10 @@ class Jobs:
         deliverer: Deliverer | None,
         clock: Callable[[], datetime],
         scoring: ScoringJob | None = None,
+        surveys: SurveyJob | None = None,
     ) -> None:
         self.detection = detection
+        self.surveys = surveys
         self.deliverer = deliverer
         self.scoring = scoring
         self.clock = clock
@@ -61,6 +65,16 @@ class Jobs:
                 scoring_callable(self.scoring, self.clock),
                 CronTrigger(second=35, timezone=UTC),
                 id="scoring",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=50,
+            )
+        if self.surveys is not None:
+            surveys = self.surveys
+            scheduler.add_job(
+                lambda: surveys.run(self.clock()),
+                CronTrigger(second=50, timezone=UTC),
+                id="surveys",
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=50,

@@ -265,3 +265,75 @@ class ScoreDayStale(Base):
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     since: Mapped[datetime]
+
+
+class SurveyCampaign(Base):
+    """A pulse survey as IT set it up: the question, who is asked, when and how often.
+    ``target`` is ``{"tags": {key: value}, "sites": [...], "models": [...]}`` (all optional;
+    a device must match every part given); ``trigger`` is ``schedule`` (every targeted device,
+    once per round of ``repeat_days`` if set) or ``outage_resolved`` (the devices an outage
+    affected, once it is resolved)."""
+
+    __tablename__ = "survey_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(String(500))
+    answer: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[bool]
+    anonymous: Mapped[bool]
+    target: Mapped[dict[str, Any]]
+    sample_rate: Mapped[float] = mapped_column(Float)
+    trigger: Mapped[str] = mapped_column(String(32))
+    trigger_signals: Mapped[list[str]] = mapped_column(JsonType)
+    """For ``outage_resolved``: only outages of these signals (empty: any)."""
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    repeat_days: Mapped[int | None]
+    respond_within_h: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    """active | paused | ended"""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SurveyOfferRecord(Base):
+    """One survey put to one device: what check-in hands the agent while ``pending``, and
+    what the response rate is counted on. ``survey_id`` is the same for every device asked
+    in the same round (so an anonymous answer does not name its device)."""
+
+    __tablename__ = "survey_offers"
+    __table_args__ = (
+        UniqueConstraint("device_id", "survey_id"),
+        Index("ix_survey_offers_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("survey_campaigns.id"))
+    survey_id: Mapped[str] = mapped_column(String(100))
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"))
+    outage_id: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    """pending | answered | dismissed | expired"""
+    created_at: Mapped[datetime]
+
+
+class SurveyAnswer(Base):
+    """One answer. ``device_id`` is empty and ``answered_on`` only the day for anonymous
+    campaigns; ``groups`` holds the device's site, department, model and OS at answer time,
+    so results can be broken down without a device link."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (Index("ix_survey_answers_campaign", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("survey_campaigns.id"))
+    survey_id: Mapped[str] = mapped_column(String(100))
+    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"))
+    answered_on: Mapped[datetime]
+    rating: Mapped[int | None]
+    yes_no: Mapped[bool | None]
+    comment: Mapped[str | None] = mapped_column(String(4096))
+    groups: Mapped[dict[str, Any]]

@@ -83,6 +83,14 @@ class CollectorSettings(BaseSettings):
         description="Experience score thresholds and weights as JSON (docs/scoring.md); a "
         "change applies to the hours and days computed after it.",
     )
+    scoring_day_slots: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="A device's day score follows its hours within this many minutes (the "
+        "fleet's days are spread over that many runs); 1 rescores every changed day at once, "
+        "which a small fleet can afford.",
+    )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_json: bool = Field(default=False, description="Emit logs as one JSON object per line.")
 

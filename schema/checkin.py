@@ -8,10 +8,12 @@ and an absent one leaves the agent's own configuration in force.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from .envelope import TagKey, TagValue
-from .types import ShortText, WireModel
+from .types import ShortText, Text, UtcDatetime, WireModel
 
 
 class SamplerOverride(WireModel):
@@ -57,8 +59,24 @@ class FleetAgentConfig(WireModel):
     rules: list[TagRule] = Field(default_factory=list, max_length=200)
 
 
+class SurveyOffer(WireModel):
+    """A pulse survey this device may ask its user: the agent prompts it when its own
+    throttling rules allow, and reports the outcome as a ``survey_response`` sample."""
+
+    id: ShortText = Field(description="The survey's id, echoed as survey_id in the answer.")
+    campaign_id: ShortText
+    question: Text = Field(max_length=500)
+    answer: Literal["rating", "yes_no"] = Field(description="1-5 rating, or yes/no.")
+    comment: bool = Field(default=False, description="Whether to offer a free-text comment.")
+    anonymous: bool = Field(
+        default=False, description="Answers are stored without a link to the device."
+    )
+    not_before: UtcDatetime
+    expires_at: UtcDatetime
+
+
 class CheckinResponse(WireModel):
     settings: AgentSettings
-    surveys: list[dict[str, object]] = Field(
-        default_factory=list, description="Pending pulse surveys (none until surveys ship)."
+    surveys: list[SurveyOffer] = Field(
+        default_factory=list, max_length=100, description="Pulse surveys pending on this device."
     )

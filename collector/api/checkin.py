@@ -1,6 +1,7 @@
 """Agent check-in (``GET /api/v1/agent/config``) and the admin API for fleet agent settings.
 
-Agents poll with ``If-None-Match``; an unchanged answer is a bodiless 304, so frequent
+A check-in answers with the device's settings and its pending pulse surveys. Agents poll with
+``If-None-Match``; an unchanged answer (settings and surveys) is a bodiless 304, so frequent
 check-ins stay cheap. A check-in also counts as contact (``last_seen_at``).
 """
 
@@ -19,6 +20,7 @@ from ..admin import now
 from ..agent_config import settings_for
 from ..errors import ApiError
 from ..models import AgentConfigDocument, Device
+from ..surveys.store import pending_for
 from .deps import AdminDep, DeviceDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["agent config"])
@@ -42,7 +44,10 @@ def checkin(
     if device is None:
         raise ApiError(401, "unknown_device", "the device no longer exists; enroll again")
     session.execute(update(Device).where(Device.id == device.id).values(last_seen_at=now()))
-    answer = CheckinResponse(settings=settings_for(load_fleet_config(session), device.tags))
+    answer = CheckinResponse(
+        settings=settings_for(load_fleet_config(session), device.tags),
+        surveys=pending_for(session, device.id, now()),
+    )
     body = answer.model_dump_json(exclude_none=True)
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
