@@ -1,7 +1,8 @@
 """Check-in: fetch the settings IT pushes from the collector, and apply them over the config.
 
-The last answer and its ETag are kept in the state directory, so an agent that starts while
-the collector is unreachable still runs with the settings it was last given.
+The last answer (settings and pending pulse surveys) and its ETag are kept in the state
+directory, so an agent that starts while the collector is unreachable still runs with the
+settings it was last given and can still ask the surveys it was last handed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dexpulse.schema.checkin import AgentSettings, CheckinResponse
+from dexpulse.schema.checkin import AgentSettings, CheckinResponse, SurveyOffer
 
 from .config import AgentConfig
 from .enroll import Credentials
@@ -48,6 +49,16 @@ class CheckinClient:
         except ValidationError:
             return None
 
+    def cached_surveys(self) -> list[SurveyOffer]:
+        """The pulse surveys the last successful check-in listed as pending here."""
+        out: list[SurveyOffer] = []
+        for item in self.state.load(STATE).get("surveys") or []:
+            try:
+                out.append(SurveyOffer.model_validate(item))
+            except ValidationError:
+                continue  # one unreadable survey must not hide the others
+        return out
+
     def fetch(self) -> AgentSettings | None:
         """New settings, or None when unchanged, not enrolled or the collector is unreachable."""
         creds = self.credentials()
@@ -82,6 +93,7 @@ class CheckinClient:
             {
                 "etag": response.header("ETag"),
                 "settings": answer.settings.model_dump(mode="json"),
+                "surveys": [s.model_dump(mode="json") for s in answer.surveys],
             },
         )
         return answer.settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,6 +102,26 @@ class UploadConfig(Section):
     timeout_s: float = Field(default=30.0, gt=0, description="HTTP timeout per request.")
 
 
+class SurveysConfig(Section):
+    enabled: bool = Field(
+        default=True, description="Serve pulse surveys to the tray over the local API."
+    )
+    min_interval_h: float = Field(
+        default=24.0, ge=1, description="At most one survey prompt per this many hours."
+    )
+    snooze_h: float = Field(
+        default=12.0, ge=12, description="'Remind me later' waits this long (12 h at least)."
+    )
+    quiet_start: time = Field(
+        default=time(18, 0), description="Local time quiet hours start (no prompts)."
+    )
+    quiet_end: time = Field(default=time(9, 0), description="Local time quiet hours end.")
+    weekend_quiet: bool = Field(default=True, description="No prompts on Saturday and Sunday.")
+    max_shows: int = Field(
+        default=3, ge=1, le=10, description="Prompts without an answer before a survey is dropped."
+    )
+
+
 class AgentConfig(Section):
     collector_url: str | None = Field(
         default=None, description="Base URL of the collector, e.g. https://dex.example.com."
@@ -128,21 +149,25 @@ class AgentConfig(Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     upload: UploadConfig = Field(default_factory=UploadConfig)
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
 
 
 class ConfigError(ValueError):
     """The configuration file cannot be used; the message says where and why."""
 
 
-def default_state_dir() -> Path:
+def service_state_dir() -> Path:
+    """Where the agent installed as a service (root or SYSTEM) keeps its state."""
     if sys.platform == "win32":
         return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "dexpulse"
-    if os.geteuid() == 0:
-        return Path(
-            "/Library/Application Support/dexpulse"
-            if sys.platform == "darwin"
-            else "/var/lib/dexpulse"
-        )
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support/dexpulse")
+    return Path("/var/lib/dexpulse")
+
+
+def default_state_dir() -> Path:
+    if sys.platform == "win32" or os.geteuid() == 0:
+        return service_state_dir()
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "dexpulse"
 

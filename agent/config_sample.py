@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ def _toml(value: Any) -> str:
         return repr(value)
     if isinstance(value, Path):
         return json.dumps(str(value))
+    if isinstance(value, time):  # a TOML local time
+        return value.isoformat()
     return json.dumps(value)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache, partial
 from importlib.metadata import version
+from typing import Any
 
 import psutil
 
@@ -25,12 +26,14 @@ from . import platform
 from .checkin import CheckinClient, effective_config
 from .config import AgentConfig
 from .enroll import Credentials, EnrollError, enroll, load_credentials, save_credentials
+from .localapi import LocalApi, TokenBook, tokens_dir
 from .platform import Host
 from .samplers import Context, Supervisor, load_all
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import StateStore
 from .status import AgentStatus, SamplerStatus, iso, write_status
+from .surveydesk import SurveyDesk, rules_of
 from .transport import Transport, UrllibTransport
 from .uploader import Uploader
 
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S = 900.0
 CHECKIN_INTERVAL_S = 300.0
+TOKENS_INTERVAL_S = 60.0
+"""How soon a user who logs in gets a token for the tray's local API."""
+SWEEP_INTERVAL_S = 600.0
 
 
 @cache
@@ -91,6 +97,13 @@ class AgentService:
             for name, cls in sorted(load_all().items())
         ]
         self._scheduler: Scheduler | None = None
+        self.desk = SurveyDesk(
+            self.states,
+            self.spool,
+            rules_of(config.surveys),
+            clock=clock,
+            status=self.tray_status,
+        )
         self.uploader = Uploader(
             self.spool,
             self.transport,
@@ -100,6 +113,7 @@ class AgentService:
             self.config.upload,
             reenroll=self.enroll if config.enrollment_secret else None,
         )
+        self.desk.set_offers(self.checkin.cached_surveys())
         if self.spool.recovered_from is not None:
             self.spool.put(
                 [
@@ -180,6 +194,25 @@ class AgentService:
             ),
         )
 
+    def tray_status(self) -> dict[str, Any]:
+        """What the tray shows: is the agent reaching the collector, and is anything wrong."""
+        up = self.uploader.state
+        if self._credentials is None or up.needs_enrollment:
+            connection = "not_enrolled"
+        elif up.failures or (up.last_success is None and up.last_error):
+            connection = "offline"
+        else:
+            connection = "connected"
+        issues = [f"{s.name} data is not being collected" for s in self.supervisors if s.disabled]
+        if self.spool.stats().dropped_samples:
+            issues.append("some data was dropped while offline")
+        return {
+            "connection": connection,
+            "issues": issues,
+            "last_upload": iso(up.last_success),
+            "agent_version": agent_version(),
+        }
+
     def health(self) -> AgentHealthSample:
         stats = self.spool.stats()
         disabled = [s.name for s in self.supervisors if s.disabled]
@@ -208,8 +241,9 @@ class AgentService:
         return [s for s in self.supervisors if s.settings.enabled]
 
     def check_in(self) -> bool:
-        """Fetch pushed settings and apply them; True if they changed anything."""
+        """Fetch pushed settings and surveys and apply them; True if settings changed."""
         settings = self.checkin.fetch()
+        self.desk.set_offers(self.checkin.cached_surveys())
         if settings is None:
             return False
         self.checkin_interval_s = settings.checkin_interval_s or CHECKIN_INTERVAL_S
@@ -240,6 +274,7 @@ class AgentService:
         scheduler = Scheduler()
         self._scheduler = scheduler
         self._schedule(scheduler, first=True)
+        local_api = self._start_local_api(scheduler)
         log.info(
             "dexpulse agent %s running (pid %d), %d samplers",
             agent_version(),
@@ -250,8 +285,29 @@ class AgentService:
             scheduler.run_until(stop)
         finally:
             self._scheduler = None
+            if local_api is not None:
+                local_api.stop()
             self.spool.close()
             log.info("dexpulse agent stopped")
+
+    def _start_local_api(self, scheduler: Scheduler) -> LocalApi | None:
+        """The tray's loopback API, and tokens for the users logged in now and later."""
+        if not self.config.surveys.enabled:
+            return None
+        tokens = TokenBook(tokens_dir(self.config.state_dir))
+        try:
+            tokens.issue_for_sessions()
+            api = LocalApi(self.desk, tokens)
+            api.start()
+        except OSError as exc:  # surveys wait; the telemetry must go on
+            log.error("local API for the tray not started: %s", exc)
+            return None
+        scheduler.every(
+            "tray-tokens", tokens.issue_for_sessions, TOKENS_INTERVAL_S, TOKENS_INTERVAL_S
+        )
+        scheduler.every("surveys", self.desk.sweep, SWEEP_INTERVAL_S, SWEEP_INTERVAL_S)
+        log.info("local API for the tray on 127.0.0.1:%d", api.port)
+        return api
 
     def _schedule(self, scheduler: Scheduler, first: bool = False) -> None:
         """(Re)create the jobs for the current config; first runs are spread at random."""

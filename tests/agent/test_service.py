@@ -12,6 +12,7 @@ from harness import serve
 
 from dexpulse.agent.config import AgentConfig, SamplerSettings
 from dexpulse.agent.enroll import load_credentials
+from dexpulse.agent.localclient import LocalClient, endpoint_path
 from dexpulse.agent.platform import Host, NoData
 from dexpulse.agent.samplers import Context, Sampler, Supervisor
 from dexpulse.agent.service import AgentService
@@ -168,10 +169,14 @@ def test_the_service_runs_samples_and_uploads_until_stopped(tmp_path: Path) -> N
                 if "system" in seen:
                     break
             assert "system" in seen
+            tray = LocalClient.discover(config.state_dir)  # the tray's loopback API is up
+            assert tray.status()["connection"] == "connected"
+            assert tray.due() is None
         finally:
             stop.set()
             runner.join(timeout=30)
         assert not runner.is_alive()
+        assert not endpoint_path(config.state_dir).exists()  # nobody is told to call a dead port
 
 
 def test_a_full_spool_says_how_many_samples_it_dropped(tmp_path: Path) -> None:

@@ -1,0 +1,448 @@
+"""The tray's loopback API: real HTTP on 127.0.0.1 between LocalClient and LocalApi, a fake desk.
+
+Tokens are real files under a temporary state directory. The suite runs as root, so the token
+files are handed to real accounts (root and, where it exists, "nobody") and their owners read
+back; the Windows ACL step is tested as the icacls command line it builds.
+"""
+
+from __future__ import annotations
+
+import getpass
+import http.client
+import json
+import os
+import pwd
+import socket
+import stat
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from dexpulse.agent import localapi
+from dexpulse.agent.desk import DeskError
+from dexpulse.agent.localapi import LocalApi, TokenBook, peer_user, require_loopback, same_user
+from dexpulse.agent.localclient import (
+    LocalApiError,
+    LocalClient,
+    endpoint_path,
+    token_path,
+    tokens_dir,
+)
+from dexpulse.agent.platform import CommandResult
+from dexpulse.agent.platform._windows import ui_tokens as windows_tokens
+from dexpulse.agent.surveys import Offer
+
+ME = pwd.getpwuid(os.geteuid()).pw_name
+T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+OFFER = Offer(
+    id="s-1",
+    campaign_id="c-1",
+    question="How is your laptop today?",
+    answer="rating",
+    comment=True,
+    anonymous=False,
+    not_before=T0,
+    expires_at=T0 + timedelta(days=7),
+)
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="handing files to other users needs root")
+
+
+def other_user() -> str:
+    try:
+        return pwd.getpwnam("nobody").pw_name
+    except KeyError:
+        pytest.skip("no 'nobody' account on this machine")
+
+
+class FakeDesk:
+    """The Desk protocol, recording every call; ``fail`` is raised by the next call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.offer: Offer | None = OFFER
+        self.fail: Exception | None = None
+
+    def _call(self, *call: Any) -> None:
+        self.calls.append(call)
+        if self.fail is not None:
+            fail, self.fail = self.fail, None
+            raise fail
+
+    def status(self) -> dict[str, Any]:
+        self._call("status")
+        return {"connection": "connected", "issues": [], "pending_surveys": 1}
+
+    def due(self) -> Offer | None:
+        self._call("due")
+        return self.offer
+
+    def shown(self, offer_id: str) -> None:
+        self._call("shown", offer_id)
+
+    def answer(
+        self, offer_id: str, rating: int | None, yes_no: bool | None, comment: str | None
+    ) -> None:
+        self._call("answer", offer_id, rating, yes_no, comment)
+
+    def snooze(self, offer_id: str) -> None:
+        self._call("snooze", offer_id)
+
+    def dismiss(self, offer_id: str) -> None:
+        self._call("dismiss", offer_id)
+
+    def feedback(self, rating: int, comment: str | None) -> None:
+        self._call("feedback", rating, comment)
+
+
+@pytest.fixture
+def desk() -> FakeDesk:
+    return FakeDesk()
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> TokenBook:
+    return TokenBook(tokens_dir(tmp_path))
+
+
+@pytest.fixture
+def api(desk: FakeDesk, book: TokenBook) -> Iterator[LocalApi]:
+    book.issue(ME)
+    with LocalApi(desk, book) as server:  # the real peer lookup
+        yield server
+
+
+@pytest.fixture
+def client(api: LocalApi, tmp_path: Path) -> LocalClient:
+    return LocalClient.discover(tmp_path, ME)
+
+
+def serve(desk: FakeDesk, book: TokenBook, peer: str | None) -> LocalApi:
+    """A server (to start with ``with``) whose peer lookup answers ``peer`` for everyone."""
+    return LocalApi(desk, book, peer_user=lambda client, server: peer)
+
+
+def raw(
+    api: LocalApi, method: str, path: str, body: bytes | None = None, token: str | None = None
+) -> tuple[int, dict[str, Any] | None, http.client.HTTPResponse]:
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    return response.status, json.loads(data) if data else None, response
+
+
+# --- every endpoint, through the client ---------------------------------------------------
+
+
+def test_every_endpoint_round_trips(client: LocalClient, desk: FakeDesk) -> None:
+    assert client.status()["connection"] == "connected"
+    survey = client.due()
+    assert survey is not None and survey["id"] == "s-1" and survey["expires_at"].endswith("Z")
+    desk.offer = None
+    assert client.due() is None
+    client.shown("s-1")
+    client.answer("s-1", rating=4, comment="fine")
+    client.answer("s-2", yes_no=False)
+    client.snooze("s-1")
+    client.dismiss("s-1")
+    client.feedback(2, "slow VPN")
+    client.feedback(5)
+    assert desk.calls == [
+        ("status",),
+        ("due",),
+        ("due",),
+        ("shown", "s-1"),
+        ("answer", "s-1", 4, None, "fine"),
+        ("answer", "s-2", None, False, None),
+        ("snooze", "s-1"),
+        ("dismiss", "s-1"),
+        ("feedback", 2, "slow VPN"),
+        ("feedback", 5, None),
+    ]
+
+
+def test_survey_ids_are_quoted_in_paths(client: LocalClient, desk: FakeDesk) -> None:
+    client.dismiss("a/b c?d%")
+    assert desk.calls == [("dismiss", "a/b c?d%")]
+
+
+def test_endpoint_file_is_public_and_removed_on_stop(tmp_path: Path, book: TokenBook) -> None:
+    server = LocalApi(FakeDesk(), book)
+    server.start()
+    path = endpoint_path(tmp_path)
+    try:
+        assert json.loads(path.read_text()) == {"port": server.port, "pid": os.getpid()}
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o755
+    finally:
+        server.stop()
+    assert not path.exists()
+
+
+# --- who may call -----------------------------------------------------------------------
+
+
+def test_missing_and_unknown_tokens_are_401(api: LocalApi) -> None:
+    for token in (None, "", "x" * 43, "not a token at all"):
+        status, body, response = raw(api, "GET", "/v1/status", token=token)
+        assert status == 401 and body is not None and body["error"], token
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    status, _, _ = raw(api, "POST", "/v1/nowhere")
+    assert status == 401  # nothing about the paths is told before the token is checked
+
+
+@as_root
+def test_another_users_token_is_refused(desk: FakeDesk, book: TokenBook) -> None:
+    alice, bob = ME, other_user()
+    token = book.issue(alice)
+    with serve(desk, book, peer=bob) as server:
+        client = LocalClient(f"http://127.0.0.1:{server.port}", token)
+        with pytest.raises(LocalApiError) as refused:
+            client.status()
+    assert (refused.value.status, refused.value.message) == (403, "token belongs to another user")
+    assert desk.calls == []
+
+
+def test_the_peer_user_may_carry_a_windows_domain(desk: FakeDesk, book: TokenBook) -> None:
+    token = book.issue(ME)
+    with serve(desk, book, peer=f"LAPTOP-42\\{ME}") as server:
+        assert LocalClient(f"http://127.0.0.1:{server.port}", token).status()
+    assert same_user("CORP\\alice", "alice") and not same_user("alice", "bob")
+
+
+@as_root
+def test_unknown_peer_is_accepted_only_for_the_service_user(
+    desk: FakeDesk, book: TokenBook
+) -> None:
+    mine, theirs = book.issue(ME), book.issue(other_user())
+    with serve(desk, book, peer=None) as server:
+        assert LocalClient(f"http://127.0.0.1:{server.port}", mine).status()
+        with pytest.raises(LocalApiError) as refused:
+            LocalClient(f"http://127.0.0.1:{server.port}", theirs).status()
+    assert refused.value.status == 403
+
+
+def test_real_peer_lookup_names_this_process_user() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        with socket.create_connection(listener.getsockname()) as conn:
+            accepted, _ = listener.accept()
+            with accepted:
+                try:
+                    psutil.net_connections(kind="tcp4")
+                except psutil.AccessDenied:
+                    pytest.skip("this OS does not let this user list connections")
+                owner = peer_user(conn.getsockname(), listener.getsockname())
+    assert owner is not None and same_user(owner, getpass.getuser())
+
+
+# --- loopback only ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "::1", "localhost", ""])
+def test_non_loopback_addresses_are_refused(host: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        require_loopback(host)
+
+
+def test_the_server_binds_127_0_0_1_and_the_guard_sits_in_bind(
+    api: LocalApi, book: TokenBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert api._server is not None and api._server.socket.getsockname()[0] == "127.0.0.1"
+    monkeypatch.setattr(localapi, "LOOPBACK", "0.0.0.0")
+    with pytest.raises(ValueError, match="loopback"):
+        LocalApi(FakeDesk(), book).start()
+
+
+# --- token files --------------------------------------------------------------------------
+
+
+def test_token_file_is_private_and_stable(tmp_path: Path, book: TokenBook) -> None:
+    token = book.issue(ME)
+    path = token_path(tmp_path, ME)
+    info = path.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.geteuid()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o711
+    assert path.read_text().strip() == token and len(token) == 43
+    assert book.issue(ME) == token and TokenBook(tokens_dir(tmp_path)).issue(ME) == token
+    forged = token[:-1] + ("B" if token.endswith("A") else "A")
+    assert book.user_of(token) == ME and book.user_of(forged) is None
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
+
+
+@as_root
+def test_token_file_belongs_to_its_user(tmp_path: Path, book: TokenBook) -> None:
+    user = other_user()
+    token = book.issue(user)
+    info = token_path(tmp_path, user).stat()
+    entry = pwd.getpwnam(user)
+    assert (info.st_uid, info.st_gid) == (entry.pw_uid, entry.pw_gid)
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert token != book.issue(ME)
+    assert book.user_of(token) == user
+
+
+def test_a_token_file_others_could_read_is_replaced(tmp_path: Path, book: TokenBook) -> None:
+    token = book.issue(ME)
+    path = token_path(tmp_path, ME)
+    path.chmod(0o644)
+    fresh = book.issue(ME)
+    assert fresh != token and book.user_of(token) is None and book.user_of(fresh) == ME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("garbage\n")
+    assert book.issue(ME) not in (fresh, "garbage")
+
+
+def test_tokens_issued_elsewhere_are_found_on_disk(tmp_path: Path, book: TokenBook) -> None:
+    assert book.user_of(book.issue(ME)) == ME
+    reissued = token_path(tmp_path, ME)
+    reissued.unlink()
+    token = TokenBook(tokens_dir(tmp_path)).issue(ME)  # another process, e.g. the CLI
+    assert book.user_of(token) == ME
+
+
+@pytest.mark.parametrize("user", ["", ".", "..", "../etc", "a/b", "a\\b", "c:x", ".hidden", "a\0"])
+def test_unsafe_user_names_are_refused(tmp_path: Path, book: TokenBook, user: str) -> None:
+    with pytest.raises(ValueError):
+        book.issue(user)
+    with pytest.raises(ValueError):
+        token_path(tmp_path, user)
+    assert not tokens_dir(tmp_path).exists()
+
+
+@as_root
+def test_issue_for_sessions(tmp_path: Path) -> None:
+    sessions = [ME, other_user(), ME, "no-such-user-xyz", "../evil"]
+    book = TokenBook(tokens_dir(tmp_path), sessions=lambda: sessions, privileged=True)
+    assert book.issue_for_sessions() == [ME, other_user()]
+    assert sorted(p.name for p in tokens_dir(tmp_path).iterdir()) == sorted(
+        [f"{ME}.token", f"{other_user()}.token"]
+    )
+    alone = TokenBook(tokens_dir(tmp_path / "dev"), sessions=lambda: sessions, privileged=False)
+    assert alone.issue_for_sessions() == [ME]
+
+
+def test_windows_acl_command_lines(tmp_path: Path) -> None:
+    token_file = r"C:\ProgramData\dexpulse\ui\tokens\alice.token"
+    assert windows_tokens.icacls_argv(token_file, "alice") == [
+        "icacls",
+        token_file,
+        "/inheritance:r",
+        "/grant:r",
+        "alice:(R)",
+        "*S-1-5-18:(F)",
+    ]
+    assert windows_tokens.directory_argv("D") == [
+        "icacls",
+        "D",
+        "/inheritance:r",
+        "/grant:r",
+        "*S-1-5-18:(OI)(CI)(F)",
+        "*S-1-5-32-544:(OI)(CI)(F)",
+    ]
+    runs: list[list[str]] = []
+
+    def icacls(argv: Sequence[str], timeout: float) -> CommandResult:
+        runs.append(list(argv))
+        assert Path(argv[1]).read_text() == "T\n"  # the ACL is set before the file is in place
+        assert not (tmp_path / argv[4].replace(":(R)", ".token")).exists()
+        return CommandResult(0 if argv[4] == "alice:(R)" else 1332, "", "No mapping")
+
+    windows_tokens.write_token(tmp_path / "alice.token", "alice", "T", run=icacls)
+    assert (tmp_path / "alice.token").read_text() == "T\n"
+    assert runs[0][2:] == ["/inheritance:r", "/grant:r", "alice:(R)", "*S-1-5-18:(F)"]
+    with pytest.raises(OSError, match="icacls exited 1332"):
+        windows_tokens.write_token(tmp_path / "ghost.token", "ghost", "T", run=icacls)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.token"]
+
+
+# --- what the desk and the body do --------------------------------------------------------
+
+
+def test_desk_errors_keep_their_status(client: LocalClient, desk: FakeDesk) -> None:
+    desk.fail = DeskError(409, "survey s-1 is already answered")
+    with pytest.raises(LocalApiError) as refused:
+        client.answer("s-1", rating=3)
+    assert (refused.value.status, refused.value.message) == (409, "survey s-1 is already answered")
+
+
+def test_a_failing_desk_gives_500_and_the_server_serves_on(
+    client: LocalClient, desk: FakeDesk, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk.fail = RuntimeError("state file locked")
+    with pytest.raises(LocalApiError) as failed:
+        client.status()
+    assert failed.value.status == 500
+    assert "state file locked" in caplog.text
+    assert client.status()["connection"] == "connected"
+
+
+def test_a_large_body_is_413(client: LocalClient, desk: FakeDesk) -> None:
+    with pytest.raises(LocalApiError) as refused:
+        client.feedback(3, "x" * 20 * 1024)
+    assert refused.value.status == 413 and desk.calls == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/surveys/s-1/answer", b"{not json", "JSON"),
+        ("/v1/surveys/s-1/answer", b"[1]", "object"),
+        ("/v1/surveys/s-1/answer", b'{"rating": 7}', "rating"),
+        ("/v1/surveys/s-1/answer", b'{"rating": "x"}', "rating"),
+        ("/v1/surveys/s-1/answer", b'{"rating": true}', "rating"),
+        ("/v1/surveys/s-1/answer", b'{"yes_no": "yes"}', "yes_no"),
+        ("/v1/surveys/s-1/answer", b'{"comment": 5}', "comment"),
+        ("/v1/surveys/s-1/answer", json.dumps({"comment": "x" * 2001}).encode(), "comment"),
+        ("/v1/surveys/s-1/answer", b'{"ratting": 3}', "ratting"),
+        ("/v1/feedback", b'{"comment": "no rating"}', "rating"),
+        ("/v1/feedback", b'{"rating": 0}', "rating"),
+    ],
+)
+def test_malformed_bodies_are_422_naming_the_field(
+    api: LocalApi, book: TokenBook, desk: FakeDesk, path: str, body: bytes, field: str
+) -> None:
+    status, answer, _ = raw(api, "POST", path, body, token=book.issue(ME))
+    assert status == 422 and answer is not None and field in answer["error"]
+    assert desk.calls == []
+
+
+def test_unknown_paths_and_wrong_methods(api: LocalApi, book: TokenBook) -> None:
+    token = book.issue(ME)
+    for path in ("/", "/v1", "/v1/surveys", "/v1/surveys//answer", "/v1/surveys/s-1/burn"):
+        assert raw(api, "POST", path, token=token)[0] == 404, path
+    status, body, response = raw(api, "GET", "/v1/surveys/s-1/shown", token=token)
+    assert (status, response.headers["Allow"]) == (405, "POST") and body is not None
+    assert raw(api, "DELETE", "/v1/status", token=token)[0] == 405
+    assert raw(api, "POST", "/v1/status", token=token)[0] == 405
+
+
+# --- finding the service ----------------------------------------------------------------
+
+
+def test_discover_says_what_is_missing(tmp_path: Path, book: TokenBook) -> None:
+    with pytest.raises(LocalApiError, match="not running") as missing:
+        LocalClient.discover(tmp_path, ME)
+    assert missing.value.status is None
+    with LocalApi(FakeDesk(), book):
+        with pytest.raises(LocalApiError, match="no local API token for ") as no_token:
+            LocalClient.discover(tmp_path, ME)
+        assert no_token.value.status is None
+        assert str(token_path(tmp_path, ME)) in no_token.value.message
+        book.issue(ME)
+        assert LocalClient.discover(tmp_path).status()["connection"] == "connected"
+
+
+def test_an_unreachable_service_has_no_status() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    with pytest.raises(LocalApiError, match="unreachable") as down:
+        LocalClient(f"http://127.0.0.1:{port}", "t", timeout=1).status()
+    assert down.value.status is None
