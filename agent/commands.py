@@ -1,10 +1,12 @@
-"""``dexpulse agent ...`` commands: enroll, run, once, status, config, parse."""
+"""``dexpulse agent ...`` commands: enroll, run, once, status, config, parse; and ``dexpulse
+tray``, the per-user tray app for pulse surveys."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +171,39 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tray_state_dir(args: argparse.Namespace) -> Path:
+    """The service's state directory: given, or from a config file the user may read, or
+    the installed service's (the tray runs as the user, the service usually as root)."""
+    from .config import ConfigError, load, service_state_dir
+
+    if args.state_dir:
+        return Path(args.state_dir)
+    if args.config:
+        try:
+            return load(args.config).state_dir
+        except ConfigError as exc:
+            raise SystemExit(f"dexpulse: {exc}") from None
+    return service_state_dir()
+
+
+def cmd_tray(args: argparse.Namespace) -> int:
+    if args.autostart:
+        from . import platform
+
+        autostart = platform.area("autostart")
+        home = Path.home()
+        if args.autostart == "on":
+            exe = shutil.which("dexpulse") or sys.argv[0]
+            print(autostart.install_for_user(str(Path(exe).resolve()), home))
+        else:
+            print(autostart.remove_for_user(home))
+        return 0
+    from .tray.app import run_tray
+
+    _logging(False)
+    return run_tray(_tray_state_dir(args), poll_s=args.poll_seconds)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent = subparsers.add_parser(
         "agent", help="the endpoint agent", description="Run and inspect the endpoint agent."
@@ -207,3 +242,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parse.add_argument("file", nargs="?", help="the file, or - for standard input")
     parse.add_argument("--list", action="store_true", help="list the formats")
     parse.set_defaults(func=cmd_parse)
+
+    tray = subparsers.add_parser(
+        "tray",
+        help="the tray app for pulse surveys (run per user)",
+        description="Show the dexpulse tray icon and pulse-survey prompts for this user.",
+    )
+    tray.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the agent service's state directory (default: the "
+        "installed service's, or state_dir from --config)",
+    )
+    tray.add_argument("--config", type=Path, help="agent config file to read state_dir from")
+    tray.add_argument(
+        "--poll-seconds", type=float, default=60.0, help="how often to ask the agent (default 60)"
+    )
+    tray.add_argument(
+        "--autostart",
+        choices=["on", "off"],
+        help="start the tray at login for this user (or stop doing so), then exit",
+    )
+    tray.set_defaults(func=cmd_tray)
