@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,18 @@ from .deps import AdminDep, SessionDep, ViewerDep
 
 router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])
 
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+def _words(value: str) -> str:
+    """Trimmed, not blank, no NUL: a question the tray can show and the database can store."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_words)]
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -46,8 +57,8 @@ class CampaignIn(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    name: str = Field(min_length=1, max_length=200)
-    question: str = Field(min_length=1, max_length=500)
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_words)]
+    question: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_words)]
     answer: Literal["rating", "yes_no"]
     comment: bool = False
     anonymous: bool = False
@@ -167,13 +178,16 @@ def _set_status(session: Session, campaign_id: int, status: str) -> Campaign:
     row = _get(session, campaign_id)
     if row.status == "ended" and status != "ended":
         raise ApiError(409, "campaign_ended", f"survey campaign {campaign_id} has ended")
-    row.status, row.updated_at = status, now()
-    if status == "ended":  # nobody is asked any more; what was pending will not be answered
+    at = now()
+    row.status, row.updated_at = status, at
+    if status == "ended":  # nobody is asked any more; an answer given from now on is refused
+        pending = (SurveyOfferRecord.campaign_id == row.id, SurveyOfferRecord.status == "pending")
         session.execute(
             update(SurveyOfferRecord)
-            .where(SurveyOfferRecord.campaign_id == row.id, SurveyOfferRecord.status == "pending")
-            .values(status="expired")
+            .where(*pending, SurveyOfferRecord.expires_at > at)
+            .values(expires_at=at)
         )
+        session.execute(update(SurveyOfferRecord).where(*pending).values(status="expired"))
     return _view(row)
 
 
@@ -228,4 +242,6 @@ def campaign_results(
         )
     ]
     summary = summarize(row.answer, answers, offers, group_by)
+    if row.anonymous:  # in no order that follows the answers' arrival
+        summary["comments"] = sorted(summary["comments"])
     return Results(campaign=_view(row), **summary)

@@ -11,6 +11,7 @@ the campaign and the round or outage, never the device, so an anonymous answer s
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -101,19 +102,21 @@ def scheduled_offers(
     campaign: Campaign, devices: Iterable[DeviceFacts], now: datetime
 ) -> list[PlannedOffer]:
     """This round's survey for every targeted, sampled device (the store skips those that
-    already have it). A device enrolled mid-round is asked from now."""
+    already have it). A device enrolled, or newly targeted, mid-round is asked from now and
+    has the whole response window from then (within the round and the campaign)."""
     found = current_round(campaign, now)
     if found is None or campaign.trigger != "schedule":
         return []
     number, start = found
-    expires = _until(campaign, start)
+    not_before = max(start, now)
+    expires = _until(campaign, not_before)
     if campaign.repeat_days:
         expires = min(expires, start + timedelta(days=campaign.repeat_days))
     if expires <= now:
         return []
     survey_id = f"c{campaign.id}-r{number}"
     return [
-        PlannedOffer(campaign.id, survey_id, d.id, None, max(start, now), expires)
+        PlannedOffer(campaign.id, survey_id, d.id, None, not_before, expires)
         for d in devices
         if targets(campaign.target, d) and sampled(campaign.id, d.id, campaign.sample_rate)
     ]
@@ -153,9 +156,11 @@ def outage_offers(
     return out
 
 
+_SURVEY_ID = re.compile(r"c([0-9]{1,9})-[a-z]")
+
+
 def campaign_of(survey_id: str) -> int | None:
-    """The campaign a survey id belongs to (``c<campaign>-...``), None if it is not one."""
-    head, sep, _ = survey_id.partition("-")
-    if not sep or not head.startswith("c") or not head[1:].isdigit():
-        return None
-    return int(head[1:])
+    """The campaign a survey id belongs to (``c<campaign>-...``), None if it is not one
+    (any text a device sends: only ASCII digits, and few enough for an integer column)."""
+    found = _SURVEY_ID.match(survey_id)
+    return int(found.group(1)) if found else None

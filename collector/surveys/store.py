@@ -11,21 +11,25 @@ the day, and the sample is not kept among the device's samples at all.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dexpulse.schema import SampleBase, SurveyResponseSample
 from dexpulse.schema.checkin import SurveyOffer
 
-from ..db import chunks, upsert
+from ..db import chunks, try_job_lock, upsert
 from ..models import Device, OutageRecord, SurveyAnswer, SurveyCampaign, SurveyOfferRecord
 from . import plan
 
+log = logging.getLogger(__name__)
+LOCK_KEY = 0x5355_5256  # "SURV": the survey job's advisory lock
 ANONYMOUS_GROUPS = ("site", "department", "model", "os")
 """All an anonymous answer keeps of its device: other tags may name a person."""
 
@@ -65,7 +69,11 @@ def _facts(session: Session) -> dict[uuid.UUID, plan.DeviceFacts]:
 
 def put_surveys(session: Session, now: datetime) -> int:
     """Create the surveys the active campaigns owe devices as of ``now``; expire the overdue.
-    Idempotent: a (device, survey) pair is created once. Returns how many were created."""
+    Idempotent: a (device, survey) pair is created once. Returns how many were created.
+    One transaction at a time does it (an advisory lock on PostgreSQL; another replica's
+    run, or a campaign created meanwhile, is picked up by the next run)."""
+    if not try_job_lock(session, LOCK_KEY):
+        return 0
     session.execute(
         update(SurveyCampaign)
         .where(SurveyCampaign.status != "ended", SurveyCampaign.ends_at <= now)
@@ -128,7 +136,10 @@ def put_surveys(session: Session, now: datetime) -> int:
             )
         )
         existing.update((device_id, survey_id) for device_id, survey_id in found)
-    new = [r for r in rows if (r["device_id"], r["survey_id"]) not in existing]
+    new = sorted(  # one order everywhere: concurrent inserts of the same keys cannot deadlock
+        (r for r in rows if (r["device_id"], r["survey_id"]) not in existing),
+        key=lambda r: (str(r["device_id"]), r["survey_id"]),
+    )
     for part in chunks(new, 1000):  # another replica may race us: a pair is created once
         upsert(session, SurveyOfferRecord, part, ["device_id", "survey_id"])
     return len(new)
@@ -148,19 +159,24 @@ def pending_for(session: Session, device_id: uuid.UUID, now: datetime) -> list[S
         .order_by(SurveyOfferRecord.not_before, SurveyOfferRecord.id)
         .limit(100)
     ).all()
-    return [
-        SurveyOffer(
-            id=offer.survey_id,
-            campaign_id=str(campaign.id),
-            question=campaign.question,
-            answer=campaign.answer,
-            comment=campaign.comment,
-            anonymous=campaign.anonymous,
-            not_before=offer.not_before,
-            expires_at=offer.expires_at,
-        )
-        for offer, campaign in rows
-    ]
+    out: list[SurveyOffer] = []
+    for offer, campaign in rows:
+        try:
+            out.append(
+                SurveyOffer(
+                    id=offer.survey_id,
+                    campaign_id=str(campaign.id),
+                    question=campaign.question,
+                    answer=campaign.answer,
+                    comment=campaign.comment,
+                    anonymous=campaign.anonymous,
+                    not_before=offer.not_before,
+                    expires_at=offer.expires_at,
+                )
+            )
+        except ValidationError:  # one bad campaign must not cost the device its check-in
+            log.warning("survey campaign %d cannot be sent to devices", campaign.id)
+    return out
 
 
 def _open_to(offer: SurveyOfferRecord, sample: SurveyResponseSample) -> bool:
@@ -225,7 +241,8 @@ def take_responses(
         session.add(
             SurveyAnswer(
                 campaign_id=offer.campaign_id,
-                survey_id=sample.survey_id,
+                # anonymous: the campaign only (a round's or an outage's id narrows who)
+                survey_id=f"c{offer.campaign_id}" if anonymous else sample.survey_id,
                 device_id=None if anonymous else device_id,
                 answered_on=day if anonymous else sample.ts,
                 rating=sample.rating,

@@ -109,6 +109,7 @@ def test_an_anonymous_answer_keeps_no_device_no_time_of_day_and_no_sample(
     assert reply["accepted"] == 2
     (stored,) = answers(collector)
     assert stored.device_id is None
+    assert stored.survey_id == survey_id.split("-")[0]  # the campaign, not the round
     assert stored.answered_on == datetime(at.year, at.month, at.day, tzinfo=UTC)
     assert stored.groups == {
         "site": "brussels", "department": "finance", "model": "XPS 13", "os": "windows",
@@ -231,3 +232,25 @@ def test_an_answer_given_after_the_expiry_does_not_count(
     run_job(collector)
     answer(collector, device, [response_sample(survey_id, rating=4)])
     assert offer_status(collector, survey_id) == "expired" and answers(collector) == []
+
+
+def test_survey_ids_that_only_look_like_a_campaign_are_ordinary_samples(
+    collector: Collector, admin: dict[str, str]
+) -> None:
+    device, _ = surveyed(collector, admin)
+    odd = ["c\u00b2-r1", "c" + "9" * 25 + "-r1", "c12", "feedback"]  # superscript two, overflow
+    reply = answer(collector, device, [response_sample(i) for i in odd], tags=TAGS)
+    assert reply["accepted"] == 4 and answers(collector) == []
+    assert kinds(collector) == ["survey_response"] * 4
+
+
+def test_an_answer_given_after_the_campaign_ended_is_not_counted(
+    collector: Collector, admin: dict[str, str]
+) -> None:
+    device, survey_id = surveyed(collector, admin)
+    campaign = survey_id.split("-")[0][1:]
+    ended = collector.client.post(f"/api/v1/surveys/{campaign}/end", headers=admin)
+    assert ended.status_code == 200
+    later = now() + timedelta(minutes=1)  # the laptop was offline and still had it cached
+    answer(collector, device, [response_sample(survey_id, later)], tags=TAGS)
+    assert answers(collector) == [] and offer_status(collector, survey_id) == "expired"

@@ -141,19 +141,21 @@ def test_each_round_asks_every_targeted_sampled_device_once_under_its_own_id() -
     assert {o.survey_id for o in first} == {"c7-r1"}
     offer = first[0]
     assert (offer.campaign_id, offer.outage_id) == (7, None)
-    assert (offer.not_before, offer.expires_at) == (T0 + HOUR, T0 + 72 * HOUR)
+    assert (offer.not_before, offer.expires_at) == (T0 + HOUR, T0 + HOUR + 72 * HOUR)
     second = scheduled_offers(weekly, fleet, T0 + 7 * DAY)
     assert {o.survey_id for o in second} == {"c7-r2"}
     assert {o.device_id for o in second} == chosen  # the same sample, round after round
     assert second[0].not_before == T0 + 7 * DAY
 
 
-def test_a_round_is_open_for_its_response_window_and_never_past_its_end() -> None:
+def test_a_device_has_its_whole_response_window_within_the_round() -> None:
     daily = campaign(repeat_days=1, respond_within=72 * HOUR)  # the round ends first
     assert scheduled_offers(daily, [device()], T0)[0].expires_at == T0 + DAY
     weekly = campaign(repeat_days=7, respond_within=24 * HOUR)
-    assert scheduled_offers(weekly, [device()], T0 + 23 * HOUR)[0].expires_at == T0 + DAY
-    assert scheduled_offers(weekly, [device()], T0 + DAY) == []  # window closed: next round
+    late = scheduled_offers(weekly, [device()], T0 + 23 * HOUR)[0]  # enrolled late in the round
+    assert (late.not_before, late.expires_at) == (T0 + 23 * HOUR, T0 + 47 * HOUR)
+    last = scheduled_offers(weekly, [device()], T0 + 7 * DAY - HOUR)[0]
+    assert last.expires_at == T0 + 7 * DAY  # never past the round
     ending = campaign(ends_at=T0 + 10 * HOUR)
     assert scheduled_offers(ending, [device()], T0 + 9 * HOUR)[0].expires_at == T0 + 10 * HOUR
     assert scheduled_offers(ending, [device()], T0 + 10 * HOUR) == []

@@ -60,6 +60,9 @@ def datetime_of(text: str) -> datetime:
         {"starts_at": "2026-12-07T09:00:00Z", "ends_at": "2026-12-06T09:00:00Z"},
         {"ends_at": "2020-01-01T00:00:00Z"},  # before the default start, now
         {"trigger": "outage_resolved", "repeat_days": 7},
+        {"question": "   "},  # blank: the tray could show nothing
+        {"question": "How was it?\u0000"},  # a NUL no database stores
+        {"name": "\t"},
         {"trigger_signals": ["wifi"]},  # signals are for outage campaigns
         {"trigger": "outage_resolved", "trigger_signals": ["no_such_signal"]},
         {"sample_rate": 0},
