@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -72,6 +74,20 @@ class SpoolStats:
     oldest_age_s: float | None
 
 
+def _private(path: Path) -> None:
+    """The spool holds what users answered in surveys: readable by the agent's account only
+    (the state directory stays traversable, so the tray reaches its own files). SQLite gives
+    the -wal and -shm files the database's mode. Windows: the directory's ACL decides."""
+    if sys.platform == "win32":
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Spool:
     def __init__(
         self,
@@ -96,8 +112,10 @@ class Spool:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        _private(self.path)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            db.execute("PRAGMA secure_delete=ON")  # sent answers leave no readable trace
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")

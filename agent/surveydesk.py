@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 STATE = "surveys"
 FEEDBACK_ID = "feedback"
 """The survey id of feedback volunteered from the tray menu (not a campaign's)."""
+FEEDBACK_EVERY = timedelta(hours=1)
+SHOWN_DEDUP = timedelta(minutes=10)
 
 
 def rules_of(config: SurveysConfig) -> surveys.Rules:
@@ -79,6 +81,7 @@ class SurveyDesk:
         self.local_time = local_time
         self._lock = threading.Lock()
         self._offers: list[surveys.Offer] = []
+        self._last_feedback: datetime | None = None
         try:
             self._state = surveys.State.from_json(states.load(STATE) or _EMPTY)
         except ValueError as exc:  # a damaged memory: start afresh rather than stop
@@ -141,17 +144,23 @@ class SurveyDesk:
     def _open(self, offer_id: str) -> surveys.Offer:
         for offer in self._offers:
             if offer.id == offer_id:
-                if offer_id in self._state.closed:
-                    raise DeskError(
-                        409, f"survey {offer_id} is already {self._state.closed[offer_id]}"
-                    )
+                if (ended := self._state.closed.get(offer_id)) is not None:
+                    raise DeskError(409, f"survey {offer_id} is already {ended}")
+                if offer.expires_at <= self.clock():  # the collector would not count it
+                    raise DeskError(409, f"survey {offer_id} is no longer open")
                 return offer
         raise DeskError(404, f"no survey {offer_id} on this device")
 
     def shown(self, offer_id: str) -> None:
+        """Counts once per ``SHOWN_DEDUP``: two trays of one user (both autostart entries
+        set, say) showing the same survey at login is one prompt, not two."""
         with self._lock:
             self._open(offer_id)
-            self._save(surveys.shown(self._state, offer_id, self.clock()))
+            now = self.clock()
+            last = self._state.shown_at.get(offer_id)
+            if last is not None and timedelta(0) <= now - last < SHOWN_DEDUP:
+                return
+            self._save(surveys.shown(self._state, offer_id, now))
 
     def answer(
         self, offer_id: str, rating: int | None, yes_no: bool | None, comment: str | None
@@ -199,12 +208,19 @@ class SurveyDesk:
             self._save(surveys.close(self._state, offer_id, "dismissed", now))
 
     def feedback(self, rating: int, comment: str | None) -> None:
+        """Volunteered feedback counts in the device's sentiment: one per ``FEEDBACK_EVERY``,
+        so a script with the user's token cannot drown the score."""
         if not 1 <= rating <= 5:
             raise DeskError(422, "rating must be from 1 to 5")
+        now = self.clock()
+        with self._lock:
+            if self._last_feedback is not None and now - self._last_feedback < FEEDBACK_EVERY:
+                raise DeskError(429, "thank you: feedback was sent a moment ago; try in an hour")
+            self._last_feedback = now
         self.spool.put(
             [
                 SurveyResponseSample(
-                    ts=self.clock(),
+                    ts=now,
                     survey_id=FEEDBACK_ID,
                     rating=rating,
                     comment=(comment or "").strip() or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dexpulse.agent.spool import MiB, Spool
-from dexpulse.schema import AgentHealthSample, WifiSample
+from dexpulse.schema import AgentHealthSample, SystemSample, WifiSample
 
 AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -218,3 +219,17 @@ def test_stats_report_age_and_size(tmp_path: Path) -> None:
     stats = spool.stats()
     assert stats.oldest_age_s == pytest.approx(90)
     assert 0 < stats.bytes < MiB
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_the_spool_is_readable_by_the_agent_only(tmp_path: Path) -> None:
+    """It holds survey answers; the state directory is traversable for the tray."""
+    path = tmp_path / "spool.db"
+    spool = Spool(path)
+    spool.put([SystemSample(ts=datetime.now(UTC), cpu_percent=1.0)])
+    for name in (path, Path(f"{path}-wal")):
+        assert stat.S_IMODE(name.stat().st_mode) == 0o600, name
+    spool.close()
+    os.chmod(path, 0o644)  # an older agent's spool is tightened when opened
+    Spool(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

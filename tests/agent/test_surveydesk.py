@@ -118,6 +118,9 @@ def test_dismiss_expiry_and_feedback_are_reported(tmp_path: Path) -> None:
     desk.feedback(2, "wifi in room 4 is awful")
     with pytest.raises(DeskError):
         desk.feedback(6, None)
+    with pytest.raises(DeskError) as again:
+        desk.feedback(1, "and again")  # one an hour
+    assert again.value.status == 429
     got = [(s["survey_id"], s["status"], s.get("anonymous")) for s in spool.pending_samples()]
     assert got == [
         ("c1-r1", "dismissed", False),
@@ -143,3 +146,34 @@ def test_a_damaged_state_file_starts_afresh(tmp_path: Path) -> None:
     desk, _ = make_desk(tmp_path, Clock(MONDAY_10))
     desk.set_offers([offer()])
     assert desk.due() is not None
+
+
+def test_an_expired_survey_refuses_a_late_answer(tmp_path: Path) -> None:
+    clock = Clock(MONDAY_10)
+    desk, spool = make_desk(tmp_path, clock)
+    desk.set_offers([offer(expires_at=MONDAY_10 + timedelta(hours=1))])
+    desk.shown("c1-r1")
+    clock.at += timedelta(hours=2)  # the dialog stayed open past the deadline
+    with pytest.raises(DeskError) as late:
+        desk.answer("c1-r1", 4, None, None)
+    assert late.value.status == 409 and spool.pending_samples() == []
+
+
+def test_two_trays_showing_one_survey_count_one_prompt(tmp_path: Path) -> None:
+    clock = Clock(MONDAY_10)
+    desk, _ = make_desk(tmp_path, clock)
+    desk.set_offers([offer()])
+    desk.shown("c1-r1")
+    clock.at += timedelta(minutes=1)
+    desk.shown("c1-r1")
+    stored = StateStore(tmp_path / "state").load("surveys")
+    assert stored["shows"] == {"c1-r1": 1}
+
+
+def test_local_time_is_the_machine_zone_without_tzinfo() -> None:
+    from dexpulse.agent.surveydesk import _local
+
+    at = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    local = _local(at)
+    assert local.tzinfo is None
+    assert local == at.astimezone().replace(tzinfo=None)
