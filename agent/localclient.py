@@ -16,7 +16,6 @@ environment are ignored and redirects are not followed.
 
 from __future__ import annotations
 
-import getpass
 import http.client
 import json
 import urllib.error
@@ -107,6 +106,9 @@ class LocalClient:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise LocalApiError(None, f"{endpoint} names no valid port")
         try:
+            import getpass  # here, not at the top: the agent service imports this module too,
+            # and getpass loads termios, memory the service never uses
+
             name = user if user is not None else getpass.getuser()
             path = token_path(state_dir, name)
         except (OSError, KeyError, ValueError) as exc:

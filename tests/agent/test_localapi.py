@@ -1,8 +1,8 @@
 """The tray's loopback API: real HTTP on 127.0.0.1 between LocalClient and LocalApi, a fake desk.
 
-Tokens are real files under a temporary state directory. The suite runs as root, so the token
-files are handed to real accounts (root and, where it exists, "nobody") and their owners read
-back; the Windows ACL step is tested as the icacls command line it builds.
+Tokens are real files under a temporary state directory (the book itself is tested in
+test_localtokens.py). Raw sockets check the hand-written HTTP: what a malformed or oversized
+request head gets, and that a body arriving in pieces is read whole.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import os
 import pwd
 import socket
 import stat
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,9 @@ from typing import Any
 import psutil
 import pytest
 
-from dexpulse.agent import localapi
+from dexpulse.agent import localapi, localhttp
 from dexpulse.agent.desk import DeskError
-from dexpulse.agent.localapi import LocalApi, TokenBook, peer_user, require_loopback, same_user
+from dexpulse.agent.localapi import LocalApi, peer_user, require_loopback
 from dexpulse.agent.localclient import (
     LocalApiError,
     LocalClient,
@@ -32,8 +33,8 @@ from dexpulse.agent.localclient import (
     token_path,
     tokens_dir,
 )
-from dexpulse.agent.platform import CommandResult
-from dexpulse.agent.platform._windows import ui_tokens as windows_tokens
+from dexpulse.agent.localhttp import MAX_HEADERS, MAX_LINE
+from dexpulse.agent.localtokens import TokenBook, same_user
 from dexpulse.agent.surveys import Offer
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -261,108 +262,6 @@ def test_the_server_binds_127_0_0_1_and_the_guard_sits_in_bind(
         LocalApi(FakeDesk(), book).start()
 
 
-# --- token files --------------------------------------------------------------------------
-
-
-def test_token_file_is_private_and_stable(tmp_path: Path, book: TokenBook) -> None:
-    token = book.issue(ME)
-    path = token_path(tmp_path, ME)
-    info = path.stat()
-    assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.geteuid()
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o711
-    assert path.read_text().strip() == token and len(token) == 43
-    assert book.issue(ME) == token and TokenBook(tokens_dir(tmp_path)).issue(ME) == token
-    forged = token[:-1] + ("B" if token.endswith("A") else "A")
-    assert book.user_of(token) == ME and book.user_of(forged) is None
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
-
-
-@as_root
-def test_token_file_belongs_to_its_user(tmp_path: Path, book: TokenBook) -> None:
-    user = other_user()
-    token = book.issue(user)
-    info = token_path(tmp_path, user).stat()
-    entry = pwd.getpwnam(user)
-    assert (info.st_uid, info.st_gid) == (entry.pw_uid, entry.pw_gid)
-    assert stat.S_IMODE(info.st_mode) == 0o600
-    assert token != book.issue(ME)
-    assert book.user_of(token) == user
-
-
-def test_a_token_file_others_could_read_is_replaced(tmp_path: Path, book: TokenBook) -> None:
-    token = book.issue(ME)
-    path = token_path(tmp_path, ME)
-    path.chmod(0o644)
-    fresh = book.issue(ME)
-    assert fresh != token and book.user_of(token) is None and book.user_of(fresh) == ME
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    path.write_text("garbage\n")
-    assert book.issue(ME) not in (fresh, "garbage")
-
-
-def test_tokens_issued_elsewhere_are_found_on_disk(tmp_path: Path, book: TokenBook) -> None:
-    assert book.user_of(book.issue(ME)) == ME
-    reissued = token_path(tmp_path, ME)
-    reissued.unlink()
-    token = TokenBook(tokens_dir(tmp_path)).issue(ME)  # another process, e.g. the CLI
-    assert book.user_of(token) == ME
-
-
-@pytest.mark.parametrize("user", ["", ".", "..", "../etc", "a/b", "a\\b", "c:x", ".hidden", "a\0"])
-def test_unsafe_user_names_are_refused(tmp_path: Path, book: TokenBook, user: str) -> None:
-    with pytest.raises(ValueError):
-        book.issue(user)
-    with pytest.raises(ValueError):
-        token_path(tmp_path, user)
-    assert not tokens_dir(tmp_path).exists()
-
-
-@as_root
-def test_issue_for_sessions(tmp_path: Path) -> None:
-    sessions = [ME, other_user(), ME, "no-such-user-xyz", "../evil"]
-    book = TokenBook(tokens_dir(tmp_path), sessions=lambda: sessions, privileged=True)
-    assert book.issue_for_sessions() == [ME, other_user()]
-    assert sorted(p.name for p in tokens_dir(tmp_path).iterdir()) == sorted(
-        [f"{ME}.token", f"{other_user()}.token"]
-    )
-    alone = TokenBook(tokens_dir(tmp_path / "dev"), sessions=lambda: sessions, privileged=False)
-    assert alone.issue_for_sessions() == [ME]
-
-
-def test_windows_acl_command_lines(tmp_path: Path) -> None:
-    token_file = r"C:\ProgramData\dexpulse\ui\tokens\alice.token"
-    assert windows_tokens.icacls_argv(token_file, "alice") == [
-        "icacls",
-        token_file,
-        "/inheritance:r",
-        "/grant:r",
-        "alice:(R)",
-        "*S-1-5-18:(F)",
-    ]
-    assert windows_tokens.directory_argv("D") == [
-        "icacls",
-        "D",
-        "/inheritance:r",
-        "/grant:r",
-        "*S-1-5-18:(OI)(CI)(F)",
-        "*S-1-5-32-544:(OI)(CI)(F)",
-    ]
-    runs: list[list[str]] = []
-
-    def icacls(argv: Sequence[str], timeout: float) -> CommandResult:
-        runs.append(list(argv))
-        assert Path(argv[1]).read_text() == "T\n"  # the ACL is set before the file is in place
-        assert not (tmp_path / argv[4].replace(":(R)", ".token")).exists()
-        return CommandResult(0 if argv[4] == "alice:(R)" else 1332, "", "No mapping")
-
-    windows_tokens.write_token(tmp_path / "alice.token", "alice", "T", run=icacls)
-    assert (tmp_path / "alice.token").read_text() == "T\n"
-    assert runs[0][2:] == ["/inheritance:r", "/grant:r", "alice:(R)", "*S-1-5-18:(F)"]
-    with pytest.raises(OSError, match="icacls exited 1332"):
-        windows_tokens.write_token(tmp_path / "ghost.token", "ghost", "T", run=icacls)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.token"]
-
-
 # --- what the desk and the body do --------------------------------------------------------
 
 
@@ -422,6 +321,128 @@ def test_unknown_paths_and_wrong_methods(api: LocalApi, book: TokenBook) -> None
     assert (status, response.headers["Allow"]) == (405, "POST") and body is not None
     assert raw(api, "DELETE", "/v1/status", token=token)[0] == 405
     assert raw(api, "POST", "/v1/status", token=token)[0] == 405
+
+
+# --- the HTTP, byte by byte -------------------------------------------------------------
+
+
+def exchange(
+    api: LocalApi, *writes: bytes, pause: float = 0.0
+) -> tuple[str, dict[str, str], bytes]:
+    """Send ``writes`` on one connection (``pause`` seconds apart) and read the answer to EOF:
+    (status line, headers with lower-case names, body)."""
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as conn:
+        for n, data in enumerate(writes):
+            if n and pause:
+                time.sleep(pause)
+            conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (x.partition(": ") for x in lines)}
+    return status, headers, body
+
+
+def request(token: str, *headers: str, body: bytes = b"", target: str = "/v1/status") -> bytes:
+    method = "POST" if body else "GET"
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {token}"]
+    lines += [*headers, *([f"Content-Length: {len(body)}"] if body else []), "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+def test_the_reply_head(api: LocalApi, book: TokenBook) -> None:
+    status, headers, body = exchange(api, request(book.issue(ME)))
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body) and json.loads(body)["connection"]
+    assert (headers["cache-control"], headers["connection"]) == ("no-store", "close")
+    status, headers, body = exchange(api, request(book.issue(ME), target="/v1/surveys/s/shown"))
+    assert status == "HTTP/1.1 405 Method Not Allowed" and headers["allow"] == "POST"
+
+
+def test_a_body_in_two_writes_and_a_head_in_pieces(
+    api: LocalApi, book: TokenBook, desk: FakeDesk
+) -> None:
+    data = request(book.issue(ME), body=b'{"rating": 4, "comment": "ok"}', target="/v1/feedback")
+    split = data.index(b"\r\n\r\n") + 4
+    status, headers, body = exchange(api, data[:split], data[split:], pause=0.3)
+    assert status == "HTTP/1.1 204 No Content" and body == b""
+    assert "content-length" not in headers and headers["connection"] == "close"
+    pieces = [data[:7], data[7:40], data[40 : split + 3], data[split + 3 :]]
+    assert exchange(api, *pieces, pause=0.1)[0] == "HTTP/1.1 204 No Content"
+    assert desk.calls == [("feedback", 4, "ok"), ("feedback", 4, "ok")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET",
+        b"GET /v1/status",
+        b"GET  /v1/status HTTP/1.1",
+        b"GET /v1/status HTTP/1.1 extra",
+        b"GET v1/status HTTP/1.1",
+        b"GET http://127.0.0.1/v1/status HTTP/1.1",
+        b"GET /v1/st\x00tus HTTP/1.1",
+        b"G(T /v1/status HTTP/1.1",
+        b"GET /v1/status HTTX/1.1",
+        b"GET /v1/status HTTP/1",
+        b"\x16\x03\x01\x02\x00\x01",  # a TLS hello
+    ],
+)
+def test_a_malformed_request_line_is_400(api: LocalApi, desk: FakeDesk, line: bytes) -> None:
+    status, headers, body = exchange(api, line + b"\r\nHost: x\r\n\r\n")
+    assert status == "HTTP/1.1 400 Bad Request" and headers["connection"] == "close"
+    assert json.loads(body) == {"error": "malformed request line"} and desk.calls == []
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9", "HTTP/1.2"])
+def test_other_http_versions_are_505(api: LocalApi, book: TokenBook, version: str) -> None:
+    data = request(book.issue(ME)).replace(b"HTTP/1.1", version.encode(), 1)
+    assert exchange(api, data)[0] == "HTTP/1.1 505 HTTP Version Not Supported"
+    assert exchange(api, data.replace(version.encode(), b"HTTP/1.0", 1))[0].endswith(" 200 OK")
+
+
+def test_heads_over_the_caps_are_refused(api: LocalApi, book: TokenBook, desk: FakeDesk) -> None:
+    token = book.issue(ME)
+    long_target = "/v1/status?" + "x" * MAX_LINE
+    assert exchange(api, request(token, target=long_target))[0].startswith("HTTP/1.1 414 ")
+    status, _, body = exchange(api, request(token, "X-Long: " + "x" * MAX_LINE))
+    assert status.startswith("HTTP/1.1 431 ") and "longer than" in json.loads(body)["error"]
+    fillers = [f"X-{n}: y" for n in range(MAX_HEADERS - 2)]  # with Host and Authorization
+    assert exchange(api, request(token, *fillers))[0] == "HTTP/1.1 200 OK"
+    status, _, body = exchange(api, request(token, *fillers, "X-One-Too-Many: y"))
+    assert status.startswith("HTTP/1.1 431 ") and "header lines" in json.loads(body)["error"]
+    assert desk.calls == [("status",)]
+
+
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        ("no colon here", "malformed header line"),
+        ("Content-Type : application/json", "malformed header line"),
+        (" folded: onto the line before", "folded header lines are not accepted"),
+        ("Content-Length: 0\r\nContent-Length: 5", "more than one Content-Length"),
+    ],
+)
+def test_malformed_headers_are_400(
+    api: LocalApi, book: TokenBook, desk: FakeDesk, header: str, error: str
+) -> None:
+    status, _, body = exchange(api, request(book.issue(ME), header))
+    assert status == "HTTP/1.1 400 Bad Request" and json.loads(body) == {"error": error}
+    assert desk.calls == []
+
+
+def test_silent_and_stalled_clients_are_let_go(
+    api: LocalApi, book: TokenBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localhttp.JsonHandler, "timeout", 0.3)
+    socket.create_connection(("127.0.0.1", api.port), timeout=5).close()
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as stalled:
+        stalled.sendall(request(book.issue(ME))[:20])
+        assert stalled.recv(100) == b""  # closed by the server after its timeout, unanswered
+    assert exchange(api, request(book.issue(ME)))[0] == "HTTP/1.1 200 OK"
 
 
 # --- finding the service ----------------------------------------------------------------
