@@ -526,6 +526,11 @@ def _discover(state_dir: Path) -> Callable[[], Client]:
 
 def run_tray(state_dir: Path, *, poll_s: float = POLL_S) -> int:
     """The ``dexpulse tray`` command: run until "Quit", SIGINT or SIGTERM."""
+    from .single import acquire, lock_path
+
+    held = acquire(lock_path())
+    if held is None:
+        raise SystemExit("dexpulse tray is already running for this user")
     try:
         import tkinter
     except ImportError:

@@ -347,6 +347,10 @@ class FeedbackDialog(_Dialog):
         self._heading("Tell your IT team", FEEDBACK_QUESTION)
         self._rating_row()
         self._comment("What works, what does not? (optional)")
+        self.anonymity_label = tk.Label(
+            self.window, text=anonymity_line(False), fg="#555555", anchor="w"
+        )  # feedback is named: it counts in this device's experience score
+        self.anonymity_label.pack(fill="x", pady=(_PAD, 0))
         self.cancel_button, self.submit_button = self._buttons(
             ("Cancel", 0, self.cancel), ("Submit", 0, self.submit)
         )

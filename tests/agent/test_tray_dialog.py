@@ -181,6 +181,7 @@ def test_feedback_dialog(tk_root: Any) -> None:
     outcomes: list[str] = []
     dialog = FeedbackDialog(tk_root, client, outcomes.append)
     wait_for(tk_root, lambda: dialog.window.winfo_viewable())
+    assert dialog.anonymity_label.cget("text").startswith("Not anonymous")  # it is scored
     press(tk_root, dialog.rating_buttons[2])
     type_into(tk_root, dialog.comment_box, "Slow start-up")
     press(tk_root, dialog.submit_button)
