@@ -38,7 +38,16 @@ from urllib.parse import unquote, urlsplit
 import psutil
 
 from .desk import Desk, DeskError, offer_json
-from .localclient import ENDPOINT_FILE, LOOPBACK, endpoint_path, token_path, tokens_dir
+from .localclient import (
+    ENDPOINT_FILE,
+    LOOPBACK,
+    NONCE_HEADER,
+    PROOF_HEADER,
+    endpoint_path,
+    proof,
+    token_path,
+    tokens_dir,
+)
 from .localhttp import JsonHandler, LoopbackServer, Refused, require_loopback
 from .localtokens import TokenBook, public_dir, same_user, service_user
 
@@ -93,6 +102,7 @@ class _Handler(JsonHandler):
 
     def respond(self) -> None:
         headers: dict[str, str] = {}
+        self.proof: str | None = None
         try:
             status, payload = self._dispatch()
         except Refused as exc:
@@ -103,6 +113,8 @@ class _Handler(JsonHandler):
         except Exception:
             log.exception("local API: %s %s failed", self.command, urlsplit(self.path).path)
             status, payload = 500, {"error": "internal error in the dexpulse agent"}
+        if self.proof is not None:
+            headers = {**headers, PROOF_HEADER: self.proof}
         self.reply(status, payload, headers)
 
     def _dispatch(self) -> tuple[int, Any]:
@@ -170,6 +182,9 @@ class _Handler(JsonHandler):
         if peer is not None and not same_user(user, peer):
             log.warning("local API: %s presented a token of %s", peer, user)
             raise Refused(403, "token belongs to another user")
+        nonce = self.headers.get(NONCE_HEADER)
+        if nonce is not None and len(nonce) <= 128:  # the tray checks it is talking to us
+            self.proof = proof(token, nonce)
 
 
 def _route(target: str) -> tuple[str, str] | None:

@@ -16,8 +16,11 @@ environment are ignored and redirects are not followed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
 import json
+import secrets
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -160,7 +163,12 @@ class LocalClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode("utf-8")
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        nonce = secrets.token_urlsafe(16)
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            NONCE_HEADER: nonce,
+        }
         if data is not None:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(
@@ -170,6 +178,7 @@ class LocalClient:
             with self._opener.open(request, timeout=self.timeout) as response:
                 status: int = response.status
                 raw: bytes = response.read()
+                shown = response.headers.get(PROOF_HEADER) or ""
         except urllib.error.HTTPError as exc:
             raise LocalApiError(exc.code, _error_message(exc)) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -177,12 +186,29 @@ class LocalClient:
             raise LocalApiError(
                 None, f"the dexpulse agent is unreachable at {self.base_url}: {reason}"
             ) from None
+        if not hmac.compare_digest(shown, proof(self._token, nonce)):
+            raise LocalApiError(  # a stale endpoint file, and another program on that port
+                None,
+                f"the program at {self.base_url} is not the dexpulse agent "
+                "(it could not prove it holds your token)",
+            )
         if status == 204 or not raw:
             return None
         try:
             return json.loads(raw)
         except ValueError:
             raise LocalApiError(status, "the dexpulse agent answered with invalid JSON") from None
+
+
+NONCE_HEADER = "X-Dexpulse-Nonce"
+PROOF_HEADER = "X-Dexpulse-Proof"
+
+
+def proof(token: str, nonce: str) -> str:
+    """What the agent answers a request's nonce with: only a holder of the user's token (the
+    service that issued it, or the user) can compute it, so the tray never takes questions
+    from, or sends answers to, another program that took the agent's port."""
+    return hmac.new(token.encode(), nonce.encode(), hashlib.sha256).hexdigest()
 
 
 def _survey_path(survey_id: str, action: str) -> str:

@@ -467,3 +467,34 @@ def test_an_unreachable_service_has_no_status() -> None:
     with pytest.raises(LocalApiError, match="unreachable") as down:
         LocalClient(f"http://127.0.0.1:{port}", "t", timeout=1).status()
     assert down.value.status is None
+
+
+def test_the_tray_refuses_a_program_that_took_the_agents_port(tmp_path: Path) -> None:
+    """A stale endpoint file and another program on that port: it cannot answer the request's
+    nonce with the user's token, so its fake survey is never shown nor answered."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Impostor(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's naming
+            body = json.dumps({"survey": {"id": "x", "question": "Your password?"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Impostor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = LocalClient(f"http://127.0.0.1:{server.server_port}", "a" * 43)
+        with pytest.raises(LocalApiError) as refused:
+            client.due()
+        assert refused.value.status is None and "not the dexpulse agent" in refused.value.message
+    finally:
+        server.shutdown()
+        server.server_close()
