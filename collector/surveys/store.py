@@ -232,9 +232,19 @@ def take_responses(
         anonymous = sample.anonymous or campaign_id in anonymous_campaigns
         if anonymous:
             withheld.add(index)
-        if offer is None or not _open_to(offer, sample):
-            continue  # not a survey of ours, or already settled: a late duplicate
-        offer.status = sample.status
+        if offer is None:
+            continue  # not a survey of ours: an ordinary sample
+        settled = not _open_to(offer, sample) or (
+            session.execute(  # claimed: of two batches racing, one settles it
+                update(SurveyOfferRecord)
+                .where(SurveyOfferRecord.id == offer.id, SurveyOfferRecord.status == offer.status)
+                .values(status=sample.status)
+            ).rowcount  # type: ignore[attr-defined]
+            != 1
+        )
+        if settled:  # already answered: a re-sent answer must not count twice in the score
+            withheld.add(index)
+            continue
         if sample.status != "answered":
             continue
         day = sample.ts.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -172,6 +172,9 @@ def test_two_answers_to_one_survey_in_a_batch_count_once(
     answer(collector, device, [response_sample(survey_id, rating=3),
                                response_sample(survey_id, rating=5)])  # fmt: skip
     assert [a.rating for a in answers(collector)] == [3]
+    assert kinds(collector) == ["survey_response"]  # nor twice in the device's sentiment
+    answer(collector, device, [response_sample(survey_id, rating=1)])  # re-sent later
+    assert kinds(collector) == ["survey_response"] and len(answers(collector)) == 1
 
 
 def test_an_answer_to_an_unknown_survey_is_an_ordinary_sample(
