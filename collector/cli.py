@@ -166,6 +166,68 @@ def cmd_key_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(args: argparse.Namespace) -> str:
+    """From standard input (``--password-stdin``, for scripts), else asked twice at the
+    terminal, never from the command line (it would show in ``ps`` and shell history)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("dexpulse: the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from .admin import now
+    from .db import transaction
+    from .security import Role
+    from .users import create_user
+
+    password = _password(args)
+    role = Role.ADMIN if args.admin else Role.VIEWER
+    with _sessions() as factory, transaction(factory) as session:
+        row = create_user(session, args.name, password, role, now())
+        print(f"created {row.role} user {row.name} (id {row.id})", file=sys.stderr)
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from .admin import now
+    from .db import transaction
+    from .users import set_password
+
+    password = _password(args)
+    with _sessions() as factory, transaction(factory) as session:
+        row = set_password(session, args.name, password, now())
+        print(f"password of {row.name} changed", file=sys.stderr)
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    from .admin import now
+    from .db import transaction
+    from .users import set_disabled
+
+    disable = args.action == "disable"
+    with _sessions() as factory, transaction(factory) as session:
+        row = set_disabled(session, args.name, disable, now())
+        print(f"{row.name} {'disabled' if disable else 'enabled'}", file=sys.stderr)
+    return 0
+
+
+def cmd_user_list(_: argparse.Namespace) -> int:
+    from .users import list_users
+
+    with _sessions() as factory, factory() as session:
+        for r in list_users(session):
+            state = "disabled" if r.disabled_at else "active"
+            seen = r.last_sign_in_at.isoformat() if r.last_sign_in_at else "never"
+            print(f"{r.id}\t{r.name}\t{r.role}\t{state}\tlast sign-in {seen}")
+    return 0
+
+
 def cmd_device_list(_: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -308,6 +370,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke = key_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_key_revoke)
+
+    user = sub.add_parser("user", help="people who sign in to the console")
+    user_sub = user.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = user_sub.add_parser("create", help="create a user (asks for the password)")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="may change things (default: viewer)")
+    create.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    create.set_defaults(func=cmd_user_create)
+    password = user_sub.add_parser("password", help="set a user's password")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    password.set_defaults(func=cmd_user_password)
+    for action, what in (("disable", "refuse the user's sign-in"), ("enable", "allow it again")):
+        toggle = user_sub.add_parser(action, help=what)
+        toggle.add_argument("name")
+        toggle.set_defaults(func=cmd_user_disable)
+    user_sub.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
 
     replay = sub.add_parser(
         "replay",

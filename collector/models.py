@@ -337,3 +337,21 @@ class SurveyAnswer(Base):
     yes_no: Mapped[bool | None]
     comment: Mapped[str | None] = mapped_column(String(4096))
     groups: Mapped[dict[str, Any]]
+
+
+class ConsoleUser(Base):
+    """A person who signs in to the console. ``password_hash`` is argon2id (pwdlib);
+    ``name`` is stored as typed but unique without regard to case."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    """``name`` case-folded: Alice and alice are one user."""
+    password_hash: Mapped[str] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+    last_sign_in_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
