@@ -38,6 +38,7 @@ class CheckinClient:
         self.credentials = credentials
         self.state = state
         self.timeout_s = timeout_s
+        self._surveys: list[SurveyOffer] | None = None
 
     def cached(self) -> AgentSettings | None:
         """The settings from the last successful check-in, if any."""
@@ -50,14 +51,16 @@ class CheckinClient:
             return None
 
     def cached_surveys(self) -> list[SurveyOffer]:
-        """The pulse surveys the last successful check-in listed as pending here."""
-        out: list[SurveyOffer] = []
-        for item in self.state.load(STATE).get("surveys") or []:
-            try:
-                out.append(SurveyOffer.model_validate(item))
-            except ValidationError:
-                continue  # one unreadable survey must not hide the others
-        return out
+        """The pulse surveys the last successful check-in listed as pending here (read from
+        the state file once; kept in memory after that)."""
+        if self._surveys is None:
+            self._surveys = []
+            for item in self.state.load(STATE).get("surveys") or []:
+                try:
+                    self._surveys.append(SurveyOffer.model_validate(item))
+                except ValidationError:
+                    continue  # one unreadable survey must not hide the others
+        return self._surveys
 
     def fetch(self) -> AgentSettings | None:
         """New settings, or None when unchanged, not enrolled or the collector is unreachable."""
@@ -96,6 +99,7 @@ class CheckinClient:
                 "surveys": [s.model_dump(mode="json") for s in answer.surveys],
             },
         )
+        self._surveys = list(answer.surveys)
         return answer.settings
 
 

@@ -82,8 +82,9 @@ class SurveyDesk:
         self._lock = threading.Lock()
         self._offers: list[surveys.Offer] = []
         self._last_feedback: datetime | None = None
+        saved = states.load(STATE)
         try:
-            self._state = surveys.State.from_json(states.load(STATE) or _EMPTY)
+            self._state = surveys.State.from_json(saved) if saved else surveys.State()
         except ValueError as exc:  # a damaged memory: start afresh rather than stop
             log.warning("survey state unreadable (%s); starting afresh", exc)
             self._state = surveys.State()
@@ -227,6 +228,3 @@ class SurveyDesk:
                 )
             ]
         )
-
-
-_EMPTY = surveys.State().to_json()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -48,14 +47,11 @@ def poll(what: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
 
 
 @pytest.fixture
-def collector(db_url: str, tmp_path: Path) -> Iterator[Server]:
+def collector(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     # one day slot: the device's day score follows its hour at the next scoring run
-    os.environ["DEXPULSE_SCORING_DAY_SLOTS"] = "1"
-    try:
-        with serve(db_url, tmp_path) as server:
-            yield server
-    finally:
-        del os.environ["DEXPULSE_SCORING_DAY_SLOTS"]
+    monkeypatch.setenv("DEXPULSE_SCORING_DAY_SLOTS", "1")
+    with serve(db_url, tmp_path) as server:
+        yield server
 
 
 def agent_config(tmp_path: Path, server: Server) -> Path:

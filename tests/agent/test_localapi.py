@@ -11,7 +11,6 @@ import getpass
 import http.client
 import json
 import os
-import pwd
 import socket
 import stat
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
+from accounts import ME, as_root, other_user
 
 from dexpulse.agent import localapi, localhttp
 from dexpulse.agent.desk import DeskError
@@ -37,7 +37,6 @@ from dexpulse.agent.localhttp import MAX_HEADERS, MAX_LINE
 from dexpulse.agent.localtokens import TokenBook, same_user
 from dexpulse.agent.surveys import Offer
 
-ME = pwd.getpwuid(os.geteuid()).pw_name
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 OFFER = Offer(
     id="s-1",
@@ -49,14 +48,6 @@ OFFER = Offer(
     not_before=T0,
     expires_at=T0 + timedelta(days=7),
 )
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="handing files to other users needs root")
-
-
-def other_user() -> str:
-    try:
-        return pwd.getpwnam("nobody").pw_name
-    except KeyError:
-        pytest.skip("no 'nobody' account on this machine")
 
 
 class FakeDesk:

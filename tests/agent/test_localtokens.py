@@ -14,21 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from accounts import ME, as_root, other_user
 
 from dexpulse.agent.localclient import token_path, tokens_dir
 from dexpulse.agent.localtokens import TokenBook, bare_user, same_user
 from dexpulse.agent.platform import CommandResult
 from dexpulse.agent.platform._windows import ui_tokens as windows_tokens
-
-ME = pwd.getpwuid(os.geteuid()).pw_name
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="handing files to other users needs root")
-
-
-def other_user() -> str:
-    try:
-        return pwd.getpwnam("nobody").pw_name
-    except KeyError:
-        pytest.skip("no 'nobody' account on this machine")
 
 
 @pytest.fixture

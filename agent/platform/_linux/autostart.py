@@ -135,15 +135,21 @@ def remove_for_user(
 ) -> str:
     """Remove the user's autostart entry; a sentence saying what was done, and whether the
     system-wide entry (``system``, by default :func:`system_path`) still starts the tray."""
-    path = user_path(home, env)
-    system = system_path() if system is None else system
+    return removal(
+        user_path(home, env),
+        system_path() if system is None else system,
+        "the dexpulse tray no longer starts when you log in (a tray already running keeps "
+        "running until you quit it)",
+    )
+
+
+def removal(path: Path, system: Path, stopped: str) -> str:
+    """Remove the user's entry at ``path``; what was done, ``stopped`` saying what that means
+    for the user, unless the system-wide entry at ``system`` still starts the tray."""
     removed = remove_entry(path)
     if system.exists():
         done = f"Removed {path}" if removed else f"Nothing to remove: {path} does not exist"
         return f"{done}; the dexpulse tray still starts at login from {system}, set for every user."
     if removed:
-        return (
-            f"Removed {path}: the dexpulse tray no longer starts when you log in (a tray "
-            "already running keeps running until you quit it)."
-        )
+        return f"Removed {path}: {stopped}."
     return f"Nothing to remove: {path} does not exist."

@@ -24,7 +24,7 @@ import plistlib
 import shlex
 from pathlib import Path
 
-from .._linux.autostart import remove_entry, write_entry
+from .._linux.autostart import removal, write_entry
 
 LABEL = "com.dexpulse.tray"
 FILE_NAME = f"{LABEL}.plist"
@@ -70,16 +70,10 @@ def install_for_user(executable: str, home: Path) -> str:
 def remove_for_user(home: Path, *, system: Path | None = None) -> str:
     """Remove the user's LaunchAgent; a sentence saying what was done, and whether the
     system-wide one (``system``, by default :func:`system_path`) still starts the tray."""
-    path = user_path(home)
-    system = system_path() if system is None else system
-    removed = remove_entry(path)
-    if system.exists():
-        done = f"Removed {path}" if removed else f"Nothing to remove: {path} does not exist"
-        return f"{done}; the dexpulse tray still starts at login from {system}, set for every user."
-    if removed:
-        return (
-            f"Removed {path}: the dexpulse tray no longer starts when you next log in (launchd "
-            "keeps the job already loaded until you log out; to stop it now: "
-            f"launchctl bootout gui/$(id -u)/{LABEL})."
-        )
-    return f"Nothing to remove: {path} does not exist."
+    return removal(
+        user_path(home),
+        system_path() if system is None else system,
+        "the dexpulse tray no longer starts when you next log in (launchd keeps the job "
+        "already loaded until you log out; to stop it now: "
+        f"launchctl bootout gui/$(id -u)/{LABEL})",
+    )
