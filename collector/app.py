@@ -31,6 +31,8 @@ from .api import (
     speedtest,
     surveys,
 )
+from .console import pages as console
+from .console import web as console_web
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
 from .jobs import Jobs, utc_now
@@ -100,15 +102,19 @@ def create_app(
     app.state.jobs = jobs
     app.state.deliverer = deliverer
     app.state.metrics = Metrics(app.state.sessions)
+    app.state.html_errors = console_web.error_page
     install_error_handlers(app)
     app.add_middleware(
         BodyLimit,
         limit=settings.max_request_bytes,
         exempt=frozenset({"/api/v1/ingest", speedtest.UPLOAD_PATH}),  # both cap themselves
     )
+    app.add_middleware(console_web.SecurityHeaders)
     routers = (health, enroll, ingest, checkin, devices, outages, scores, secrets, speedtest)
-    for module in (*routers, surveys):
+    for module in (*routers, surveys, console):
         app.include_router(module.router)
+    app.include_router(console.root)
+    app.mount("/console/static", console.static, name="console-static")
     _document_batch_schema(app)
     return app
 

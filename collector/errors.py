@@ -7,11 +7,12 @@ has to parse two formats, and map a lost database to 503 (retry later) rather th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -80,20 +81,39 @@ def summarize(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+HtmlErrors = Callable[[Request, int, str], Response]
+"""Renders an error as a console page (``app.state.html_errors``)."""
+
+
+def _page(request: Request) -> HtmlErrors | None:
+    """The console's error page renderer for a console page's request (not its assets)."""
+    path = request.url.path
+    if path.startswith("/console") and not path.startswith("/console/static/"):
+        render: HtmlErrors | None = getattr(request.app.state, "html_errors", None)
+        return render
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        if (render := _page(request)) is not None:
+            return render(request, exc.status, exc.detail)
         return error_response(exc.status, exc.error, exc.detail, exc.errors, exc.headers)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if (render := _page(request)) is not None:
+            return render(request, exc.status_code, str(exc.detail))
         code = _STATUS_CODES.get(exc.status_code, "error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
-    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = clean_validation_errors(list(exc.errors()))
+        if (render := _page(request)) is not None:
+            return render(request, 422, summarize(errors))
         if any(e["type"] == "json_invalid" for e in errors):
             return error_response(400, "malformed_json", summarize(errors))
         return error_response(422, "validation_error", summarize(errors), errors)

@@ -152,6 +152,11 @@ class OutageRecord(Base):
     devices: Mapped[dict[str, Any]]
     """{"affected": [device ids]}: who to show on the detail page and survey afterwards."""
     updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    """The console user who said "we are on it"."""
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    """The console user who resolved it by hand (detection reopens it if it still sees it)."""
 
 
 class OutageEvent(Base):
@@ -355,3 +360,37 @@ class ConsoleUser(Base):
     password_changed_at: Mapped[datetime]
     last_sign_in_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the database cannot be replayed, and deleting the row signs the browser out."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Sent back in every form and console POST; a cross-site page cannot read it."""
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class SignInAttempt(Base):
+    """Every console sign-in attempt: the rate limit counts recent failures per name and per
+    address from here (so it holds across replicas), and an admin can audit it."""
+
+    __tablename__ = "console_sign_ins"
+    __table_args__ = (
+        Index("ix_console_sign_ins_name_at", "name_key", "at"),
+        Index("ix_console_sign_ins_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name_key: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    ok: Mapped[bool]

@@ -91,6 +91,32 @@ class CollectorSettings(BaseSettings):
         "fleet's days are spread over that many runs); 1 rescores every changed day at once, "
         "which a small fleet can afford.",
     )
+    console_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the console's cookies Secure (HTTPS only). Default: when the "
+        "request came over HTTPS (as a TLS proxy reports it in X-Forwarded-Proto).",
+    )
+    console_idle_minutes: int = Field(
+        default=12 * 60,
+        ge=5,
+        le=30 * 24 * 60,
+        description="A console session unused this long is signed out.",
+    )
+    console_session_hours: int = Field(
+        default=7 * 24,
+        ge=1,
+        le=365 * 24,
+        description="A console session ends this long after sign-in, however busy.",
+    )
+    console_proxy_user_header: str | None = Field(
+        default=None,
+        description="Behind a company SSO proxy: the request header naming the signed-in user "
+        "(e.g. X-Forwarded-User). Trusted only from console_trusted_proxies.",
+    )
+    console_trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses whose console_proxy_user_header is believed (JSON list).",
+    )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_json: bool = Field(default=False, description="Emit logs as one JSON object per line.")
 

@@ -26,7 +26,7 @@ _hasher = PasswordHash.recommended()
 _DUMMY = _hasher.hash("dexpulse: a password no one has")
 
 
-def _key(name: str) -> str:
+def key_of(name: str) -> str:
     return name.strip().casefold()
 
 
@@ -38,7 +38,7 @@ def check_password(name: str, password: str) -> None:
         )
     if len(password) > MAX_PASSWORD:
         raise ApiError(422, "invalid_password", f"the password may have {MAX_PASSWORD} at most")
-    if password.strip().casefold() == _key(name):
+    if password.strip().casefold() == key_of(name):
         raise ApiError(422, "weak_password", "the password must not be the user name")
 
 
@@ -49,11 +49,11 @@ def create_user(
     if not clean or len(clean) > 200 or any(ord(c) < 32 for c in clean):
         raise ApiError(422, "invalid_name", "a user name has 1 to 200 printable characters")
     check_password(clean, password)
-    if session.scalar(select(ConsoleUser.id).where(ConsoleUser.name_key == _key(clean))):
+    if session.scalar(select(ConsoleUser.id).where(ConsoleUser.name_key == key_of(clean))):
         raise ApiError(409, "user_exists", f"a user named {clean!r} exists already")
     row = ConsoleUser(
         name=clean,
-        name_key=_key(clean),
+        name_key=key_of(clean),
         password_hash=_hasher.hash(password),
         role=role.value,
         created_at=now,
@@ -65,7 +65,7 @@ def create_user(
 
 
 def find_user(session: Session, name: str) -> ConsoleUser:
-    row = session.scalar(select(ConsoleUser).where(ConsoleUser.name_key == _key(name)))
+    row = session.scalar(select(ConsoleUser).where(ConsoleUser.name_key == key_of(name)))
     if row is None:
         raise ApiError(404, "not_found", f"no user named {name.strip()!r}")
     return row
@@ -75,7 +75,7 @@ def authenticate(session: Session, name: str, password: str, now: datetime) -> C
     """The enabled user with this name and password, or None (whatever was wrong)."""
     if len(password) > MAX_PASSWORD:
         return None
-    row = session.scalar(select(ConsoleUser).where(ConsoleUser.name_key == _key(name)))
+    row = session.scalar(select(ConsoleUser).where(ConsoleUser.name_key == key_of(name)))
     if row is None:
         _hasher.verify(password, _DUMMY)  # as long as a real check
         return None

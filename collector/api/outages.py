@@ -51,6 +51,11 @@ class OutageSummary(BaseModel):
     summary: str = Field(description="The outage in one sentence.")
     explanation: dict[str, Any]
     suspects: list[dict[str, Any]]
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = Field(default=None, description="Console user who took it.")
+    closed_by: str | None = Field(
+        default=None, description="Console user who resolved it by hand (null: detection did)."
+    )
 
 
 class OutageList(BaseModel):
@@ -87,6 +92,11 @@ def _summary(row: OutageRecord) -> dict[str, Any]:
     event = "resolved" if row.status == "resolved" else "opened"
     return {
         **{k: v for k, v in doc.items() if k != "timeline"},
+        "status": row.status,  # a console user may have resolved it since detection wrote doc
+        "resolved_at": row.resolved_at,
+        "acknowledged_at": row.acknowledged_at,
+        "acknowledged_by": row.acknowledged_by,
+        "closed_by": row.closed_by,
         "summary": f"{headline(doc)}: {impact(doc, event)}",
     }
 
@@ -114,7 +124,20 @@ def list_outages(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OutageList:
     """Outages, most recently started first."""
-    wanted = _cohort_filter(cohort or [])
+    found = find_outages(session, status, signal, since, _cohort_filter(cohort or []), limit)
+    return OutageList(outages=found)
+
+
+def find_outages(
+    session: Session,
+    status: list[Status] | None = None,
+    signal: list[Signal] | None = None,
+    since: datetime | None = None,
+    wanted: dict[str, str] | None = None,
+    limit: int = 100,
+) -> list[OutageSummary]:
+    """The feed's query (the console's feed uses it too)."""
+    wanted = wanted or {}
     query = select(OutageRecord).order_by(OutageRecord.started_at.desc(), OutageRecord.id.desc())
     if status:
         query = query.where(OutageRecord.status.in_(status))
@@ -132,7 +155,7 @@ def list_outages(
             found.append(OutageSummary.model_validate(_summary(row)))
             if len(found) >= limit:
                 break
-    return OutageList(outages=found)
+    return found
 
 
 def _explanation_text(doc: dict[str, Any]) -> list[str]:
@@ -183,15 +206,15 @@ async def stream(
             raise ApiError(400, "invalid_last_event_id", "Last-Event-ID is not an event id")
         start = int(last_event_id)
     if start is None:
-        start = await run_in_threadpool(_last_event_id, sessions)
+        start = await run_in_threadpool(newest_event_id, sessions)
     return StreamingResponse(
-        _events(request, sessions, start),
+        event_stream(request, sessions, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _last_event_id(sessions: sessionmaker[Session]) -> int:
+def newest_event_id(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return int(session.scalar(select(func.max(OutageEvent.id))) or 0)
 
@@ -208,7 +231,7 @@ def _events_after(sessions: sessionmaker[Session], after: int) -> list[OutageEve
         )
 
 
-async def _events(
+async def event_stream(
     request: Request, sessions: sessionmaker[Session], after: int
 ) -> AsyncIterator[str]:
     yield "retry: 5000\n\n"
@@ -245,6 +268,10 @@ def get_outage(
 ) -> OutageDetail:
     """One outage: its timeline of failing/exposed devices per minute, why this cohort,
     suspects, the devices affected and what happened to it."""
+    return outage_detail(session, outage_id)
+
+
+def outage_detail(session: Session, outage_id: str) -> OutageDetail:
     row = session.get(OutageRecord, outage_id)
     if row is None:
         raise ApiError(404, "not_found", f"no outage with id {outage_id}")

@@ -7,6 +7,7 @@ group of fewer than five answers (:mod:`..surveys.results`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -139,6 +140,10 @@ def _get(session: Session, campaign_id: int) -> SurveyCampaign:
 @router.post("", response_model=Campaign, status_code=201)
 def create_campaign(session: SessionDep, _: AdminDep, body: CampaignIn) -> Campaign:
     """Create a campaign; devices are asked from its start, within a minute."""
+    return new_campaign(session, body)
+
+
+def new_campaign(session: Session, body: CampaignIn) -> Campaign:
     at = now()
     starts = body.starts_at or at
     if body.ends_at is not None and body.ends_at <= starts:
@@ -163,15 +168,28 @@ def list_campaigns(
     _: ViewerDep,
     status: Annotated[list[Literal["active", "paused", "ended"]] | None, Query()] = None,
 ) -> CampaignList:
+    return CampaignList(campaigns=campaigns(session, status))
+
+
+def campaigns(session: Session, status: Sequence[str] | None = None) -> list[Campaign]:
     query = select(SurveyCampaign).order_by(SurveyCampaign.id.desc())
     if status:
         query = query.where(SurveyCampaign.status.in_(status))
-    return CampaignList(campaigns=[_view(r) for r in session.scalars(query)])
+    return [_view(r) for r in session.scalars(query)]
 
 
 @router.get("/{campaign_id}", response_model=Campaign)
 def get_campaign(session: SessionDep, _: ViewerDep, campaign_id: CampaignId) -> Campaign:
     return _view(_get(session, campaign_id))
+
+
+def set_status(session: Session, campaign_id: int, status: str) -> Campaign:
+    """Pause, resume (putting its surveys at once) or end a campaign."""
+    changed = _set_status(session, campaign_id, status)
+    if status == "active":
+        session.flush()
+        put_surveys(session, now())
+    return changed
 
 
 def _set_status(session: Session, campaign_id: int, status: str) -> Campaign:
@@ -199,10 +217,7 @@ def pause_campaign(session: SessionDep, _: AdminDep, campaign_id: CampaignId) ->
 
 @router.post("/{campaign_id}/resume", response_model=Campaign)
 def resume_campaign(session: SessionDep, _: AdminDep, campaign_id: CampaignId) -> Campaign:
-    resumed = _set_status(session, campaign_id, "active")
-    session.flush()
-    put_surveys(session, now())
-    return resumed
+    return set_status(session, campaign_id, "active")
 
 
 @router.post("/{campaign_id}/end", response_model=Campaign)
@@ -224,6 +239,10 @@ def campaign_results(
     """Response rate and answer distribution, overall and per group (groups of fewer than
     five answers hidden). Answers are grouped as the device was when it answered; the asked
     as the device is now."""
+    return results(session, campaign_id, group_by)
+
+
+def results(session: Session, campaign_id: int, group_by: str | None) -> Results:
     row = _get(session, campaign_id)
     answers = [
         AnswerRow(a.rating, a.yes_no, a.comment, a.groups)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..detection.engine import from_minute, outage_json, to_minute
 from ..detection.lifecycle import Outage
+from ..errors import ApiError
 from ..models import OutageEvent, OutageRecord
 
 EventHook = Callable[[Session, OutageEvent], None]
@@ -57,6 +58,8 @@ def record(
             row = OutageRecord(id=outage.id)
             session.add(row)
         row.status = outage.status
+        if outage.live:
+            row.closed_by = None  # reopened: whoever closed it by hand was wrong
         row.signal = outage.signal
         row.cohort = dict(outage.cohort)
         row.started_at = from_minute(outage.started_at)
@@ -98,3 +101,44 @@ def _event(
     session.add(event)
     session.flush()
     return event
+
+
+def acknowledge(session: Session, outage_id: str, by: str, now: datetime) -> OutageRecord:
+    """A console user says someone is on it; the live feed hears of it as an event."""
+    row = _row(session, outage_id)
+    if row.acknowledged_at is None:
+        row.acknowledged_at, row.acknowledged_by = now, by
+        _event(session, row.id, "acknowledged", _minute(now), now, _as_now(row))
+    return row
+
+
+def resolve_by_hand(session: Session, outage_id: str, by: str, now: datetime) -> OutageRecord:
+    """A console user closes an outage. Detection keeps its own view: if it still sees the
+    cohort failing at its next change, the outage is reopened (and says so)."""
+    row = _row(session, outage_id)
+    if row.status != "resolved":
+        row.status, row.resolved_at, row.closed_by = "resolved", now, by
+        _event(session, row.id, "resolved", _minute(now), now, _as_now(row))
+    return row
+
+
+def _row(session: Session, outage_id: str) -> OutageRecord:
+    row = session.get(OutageRecord, outage_id, with_for_update=True)
+    if row is None:
+        raise ApiError(404, "not_found", f"no outage with id {outage_id}")
+    return row
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _as_now(row: OutageRecord) -> dict[str, object]:
+    """The stored document with the columns a console user changed."""
+    return {
+        **row.document,
+        "status": row.status,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "acknowledged_by": row.acknowledged_by,
+        "closed_by": row.closed_by,
+    }

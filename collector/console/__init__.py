@@ -1,0 +1,1 @@
+"""The IT console: server-rendered pages under /console (see pages.py)."""
