@@ -394,3 +394,21 @@ class SignInAttempt(Base):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     ok: Mapped[bool]
+
+
+class ScoreRollup(Base):
+    """One UTC day of one group's device-day scores as sums (``scores.rollups``): what the
+    console's fleet page reads instead of every device's day."""
+
+    __tablename__ = "score_rollups"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """fleet, site, department, model, os or app."""
+    value: Mapped[str] = mapped_column(String(256), primary_key=True)
+    devices: Mapped[int]
+    score_sum: Mapped[float] = mapped_column(Float)
+    at_target: Mapped[int]
+    losses: Mapped[dict[str, Any]]
+    """cause -> points lost in all by the group's devices that day."""
+    updated_at: Mapped[datetime]

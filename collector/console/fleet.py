@@ -1,18 +1,21 @@
-"""What the fleet page shows, from the stored device-days (as the scores API computes it):
-the fleet's score and its breakdown, the trend day by day, the worst groups by site,
-department, model and app, and XLA attainment per week."""
+"""What the fleet page shows, from the per-day score rollups (``scores.rollups``): the fleet's
+score and the points lost by cause over the range, the trend day by day, the worst groups by
+site, department, model and app, and the share of device-days at or above the XLA target per
+week. A few rows per day, whatever the fleet's size."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ..scores.queries import Group, day_scores, device_periods, group_scores, groups_of, xla
-from ..scoring import GroupScore, PeriodScore, ScoringConfig, score_group, score_period
+from ..scores import rollups
+from ..scores.queries import day_scores
+from ..scores.rollups import Sums
+from ..scoring import Loss, PeriodScore, ScoringConfig, score_period
+from ..scoring.catalogue import cause_label
 
 DIMENSIONS = (
     ("site", "Sites"),
@@ -24,61 +27,86 @@ TREND_DAYS = 30
 WORST = 5
 
 
+@dataclass(frozen=True)
+class GroupRow:
+    value: str
+    score: float
+    devices: int
+    """The most devices the group had scored on one day of the range."""
+
+
 @dataclass
 class Overview:
     since: date
     until: date
-    fleet: GroupScore | None
-    devices: int
+    fleet: Sums
     trend: list[tuple[date, float | None]]
-    worst: dict[str, list[Group]] = field(default_factory=dict)
+    worst: dict[str, list[GroupRow]] = field(default_factory=dict)
     hidden: dict[str, int] = field(default_factory=dict)
     """Groups too small to show, per dimension."""
     xla_weeks: list[tuple[date, int, float | None]] = field(default_factory=list)
-    """(Monday, devices, share at or above target)."""
+    """(Monday, device-days, share of them at or above the target)."""
     target: float = 0.0
+    min_group_size: int = 5
+    as_of: datetime | None = None
 
 
 def overview(session: Session, config: ScoringConfig, today: date, days: int) -> Overview:
     since = today - timedelta(days=days - 1)
     first = min(since, today - timedelta(days=TREND_DAYS - 1))
-    stored = day_scores(session, first, today)
-    in_range = {
-        device: {d: s for d, s in per.items() if d >= since} for device, per in stored.items()
-    }
-    in_range = {device: per for device, per in in_range.items() if per}
-    periods = device_periods(in_range, config)
-    scored = [p for p in periods.values() if p.score is not None]
+    stored = rollups.read(session, first, today)
+    per_day = stored.get(rollups.FLEET, {})
+    fleet = _total(per_day, since)
+    trend = []
+    for offset in range((today - first).days + 1):
+        day = first + timedelta(days=offset)
+        sums = per_day.get(day)
+        shown = sums is not None and sums.devices >= config.min_group_size
+        trend.append((day, sums.score if shown and sums else None))
     view = Overview(
-        since, today, score_group(scored, config), len(scored), _trend(stored, first, today, config)
-    )
-    view.target = config.xla_target
+        since, today, fleet, trend, target=config.xla_target,
+        min_group_size=config.min_group_size, as_of=rollups.newest(session),
+    )  # fmt: skip
     for by, _ in DIMENSIONS:
-        groups = group_scores(periods, groups_of(session, by, periods), config)
-        shown = [g for g in groups if g.score is not None]
-        view.hidden[by] = len(groups) - len(shown)
-        view.worst[by] = sorted(shown, key=lambda g: (g.score.score if g.score else 0, g.value))[
-            :WORST
-        ]
-    for row in xla(stored, None, first, today, config.xla_target, config):
-        view.xla_weeks.append((row.week, row.devices, row.share))
+        rows, hidden = [], 0
+        for (dimension, value), days_of in stored.items():
+            if dimension != by:
+                continue
+            total = _total(days_of, since)
+            if not total.devices:
+                continue
+            if total.peak_devices < config.min_group_size or total.score is None:
+                hidden += 1
+                continue
+            rows.append(GroupRow(value, total.score, total.peak_devices))
+        view.worst[by] = sorted(rows, key=lambda g: (g.score, g.value))[:WORST]
+        view.hidden[by] = hidden
+    monday = first - timedelta(days=first.weekday())
+    while monday <= today:
+        week = Sums()
+        for offset in range(7):
+            if (sums := per_day.get(monday + timedelta(days=offset))) is not None:
+                week.merge(sums)
+        if week.devices:
+            view.xla_weeks.append((monday, week.devices, week.share_at_target))
+        monday += timedelta(days=7)
     return view
 
 
-def _trend(
-    stored: dict[uuid.UUID, dict[date, PeriodScore]], first: date, last: date, config: ScoringConfig
-) -> list[tuple[date, float | None]]:
-    per_day: dict[date, list[PeriodScore]] = defaultdict(list)
-    for per in stored.values():
-        for day, score in per.items():
-            per_day[day].append(score)
-    out: list[tuple[date, float | None]] = []
-    day = first
-    while day <= last:
-        group = score_group(per_day.get(day, []), config)
-        out.append((day, None if group is None else group.score))
-        day += timedelta(days=1)
-    return out
+def losses(sums: Sums) -> list[Loss]:
+    """The points lost per cause, as the score breakdown words them."""
+    return [
+        Loss(cause, "", points, f"{cause_label(cause)}: {points:.1f} points per device-day")
+        for cause, points in sums.mean_losses()
+    ]
+
+
+def _total(days_of: dict[date, Sums], since: date) -> Sums:
+    total = Sums()
+    for day, sums in days_of.items():
+        if day >= since:
+            total.merge(sums)
+    return total
 
 
 def device_score(

@@ -235,8 +235,9 @@ def fleet_page(
         gap=86400 * 1.5,
     )
     return page(
-        request, "fleet.html", view=view, trend=trend, days=days, dimensions=fleet.DIMENSIONS
-    )
+        request, "fleet.html", view=view, trend=trend, days=days, dimensions=fleet.DIMENSIONS,
+        lost=fleet.losses(view.fleet),
+    )  # fmt: skip
 
 
 # --- devices -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from ..models import SampleRow, ScoreDay, ScoreDayStale, ScoreHour, ScoringState
 from ..outages.reader import Cursor, new_rows
 from ..scoring import Aggregates, ScoringConfig, score_aggregates
 from ..scoring.hourly import HourTally, score_tally, tally_samples
+from .rollups import refresh_due
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class ScoringJob:
         for row in rows:
             parts[(row.device_id, hour_of(row.ts))].append((row.kind, row.data))
         hours = self._score_hours(session, parts, now)
-        days = self._score_days(session, now)
+        days, changed = self._score_days(session, now)
+        refresh_due(session, changed, self.config.xla_target, now)
         state.cursor, state.above, state.gap_since = (
             cursor.at,
             sorted(cursor.above),
@@ -169,7 +171,7 @@ class ScoringJob:
         )
         return [(kind, data) for kind, data in rows]
 
-    def _score_days(self, session: Session, now: datetime) -> int:
+    def _score_days(self, session: Session, now: datetime) -> tuple[int, set[date]]:
         """Rescore the stale days that are due in this run from their hours' aggregates.
 
         A day is due when its device's slot comes round (``device_id mod day_slots`` equals
@@ -214,7 +216,7 @@ class ScoringJob:
                     )
                 )
         upsert(session, ScoreDay, rows, DAY_KEYS, DAY_COLUMNS)
-        return len(rows)
+        return len(rows), set(due)
 
 
 def _stored_tally(key: HourKey, tally: Mapping[str, Any]) -> HourTally | None:

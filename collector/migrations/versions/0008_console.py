@@ -1,4 +1,4 @@
-"""Console sign-in: server-side sessions, the sign-in log, and outage acknowledgement.
+"""Console: server-side sessions, the sign-in log, outage acknowledgement, score rollups.
 
 Revision ID: 0008
 Revises: 0007
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0008"
 down_revision = "0007"
@@ -16,6 +17,7 @@ branch_labels = None
 depends_on = None
 
 Ts = sa.DateTime(timezone=True)
+Json = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -48,6 +50,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_console_sign_ins_name_at", "console_sign_ins", ["name_key", "at"])
     op.create_index("ix_console_sign_ins_address_at", "console_sign_ins", ["address", "at"])
+    op.create_table(
+        "score_rollups",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(64), nullable=False),
+        sa.Column("value", sa.String(256), nullable=False),
+        sa.Column("devices", sa.Integer(), nullable=False),
+        sa.Column("score_sum", sa.Float(), nullable=False),
+        sa.Column("at_target", sa.Integer(), nullable=False),
+        sa.Column("losses", Json, nullable=False),
+        sa.Column("updated_at", Ts, nullable=False),
+        sa.PrimaryKeyConstraint("day", "dimension", "value", name=op.f("pk_score_rollups")),
+    )
     with op.batch_alter_table("outages") as batch:
         batch.add_column(sa.Column("acknowledged_at", Ts, nullable=True))
         batch.add_column(sa.Column("acknowledged_by", sa.String(200), nullable=True))
@@ -59,6 +73,7 @@ def downgrade() -> None:
         batch.drop_column("closed_by")
         batch.drop_column("acknowledged_by")
         batch.drop_column("acknowledged_at")
+    op.drop_table("score_rollups")
     op.drop_index("ix_console_sign_ins_address_at", table_name="console_sign_ins")
     op.drop_index("ix_console_sign_ins_name_at", table_name="console_sign_ins")
     op.drop_table("console_sign_ins")
