@@ -55,7 +55,7 @@ def nice_step(span: float, count: int = 4) -> float:
     raw = span / count
     power = 10 ** math.floor(math.log10(raw))
     for factor in (1, 2, 5, 10):
-        if raw <= factor * power:
+        if raw <= factor * power * 1.25:  # a little finer rather than too coarse
             return float(factor * power)
     return float(10 * power)
 
@@ -69,10 +69,11 @@ def line_chart(
     y_max: float | None = None,
     unit: str = "",
     gap: float | None = None,
+    height: int = HEIGHT,
 ) -> Chart:
     """Scale ``series`` into the plot area. Two x values further apart than ``gap`` are not
     joined (a laptop that was off draws no line across the night)."""
-    chart = Chart(title, unit=unit)
+    chart = Chart(title, height=height, unit=unit)
     xs = [x for s in series for x, y in s.points if y is not None]
     ys = [y for s in series for _, y in s.points if y is not None]
     if not xs:

@@ -313,6 +313,7 @@ def device(
                 x_label=time_label(hours * 3600),
                 unit=unit,
                 gap=900,
+                height=170,
             )
         )
     events = session.execute(
