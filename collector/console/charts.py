@@ -117,7 +117,9 @@ def line_chart(
     label = x_label or _number
     for i in range(5):
         x = x0 + (x1 - x0) * i / 4
-        chart.x_ticks.append((round(sx(x), 1), label(x)))
+        text = label(x)
+        if not chart.x_ticks or chart.x_ticks[-1][1] != text:  # a short span: no repeats
+            chart.x_ticks.append((round(sx(x), 1), text))
     return chart
 
 
