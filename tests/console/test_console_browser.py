@@ -131,10 +131,9 @@ def test_a_new_outage_appears_in_the_open_feed(page: Any, site: Site) -> None:
     started = datetime.now(UTC) - timedelta(minutes=6)
     ident = f"wifi-live-{uuid.uuid4().hex[:6]}"
     with transaction(site.sessions) as session:
-        record(session, [wifi_outage(set(site.data.devices[:5]) and {str(d) for d in
-                                     site.data.devices[:5]}, ident, started=started,
-                                     ssid="Lisbon-Guest")],
-               datetime.now(UTC))  # fmt: skip
+        affected = {str(d) for d in site.data.devices[:5]}
+        outage = wifi_outage(affected, ident, started=started, ssid="Lisbon-Guest")
+        record(session, [outage], datetime.now(UTC))
     row = page.locator(f"tr[data-outage='{ident}']")
     row.wait_for(timeout=20_000)  # no reload: the stream nudged the page
     assert page.evaluate("window.__same_page") is True
