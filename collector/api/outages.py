@@ -19,7 +19,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from dexpulse.schema.types import UtcDatetime
@@ -136,9 +136,14 @@ def find_outages(
     wanted: dict[str, str] | None = None,
     limit: int = 100,
 ) -> list[OutageSummary]:
-    """The feed's query (the console's feed uses it too)."""
+    """The feed's query (the console's feed uses it too). A cohort filter is applied here to
+    the newest :data:`SCAN` outages; without one the database does the limit."""
     wanted = wanted or {}
-    query = select(OutageRecord).order_by(OutageRecord.started_at.desc(), OutageRecord.id.desc())
+    query = (
+        select(OutageRecord)
+        .options(defer(OutageRecord.devices))  # the affected ids: only one outage shows them
+        .order_by(OutageRecord.started_at.desc(), OutageRecord.id.desc())
+    )
     if status:
         query = query.where(OutageRecord.status.in_(status))
     if signal:
@@ -150,7 +155,7 @@ def find_outages(
             | (OutageRecord.resolved_at >= since)  # fmt: skip
         )
     found: list[OutageSummary] = []
-    for row in session.scalars(query.limit(SCAN)):
+    for row in session.scalars(query.limit(SCAN if wanted else limit)):
         if all(row.cohort.get(k) == v for k, v in wanted.items()):
             found.append(OutageSummary.model_validate(_summary(row)))
             if len(found) >= limit:
@@ -271,11 +276,15 @@ def get_outage(
     return outage_detail(session, outage_id)
 
 
-def outage_detail(session: Session, outage_id: str) -> OutageDetail:
+def outage_detail(
+    session: Session, outage_id: str, affected_limit: int | None = None
+) -> OutageDetail:
+    """One outage as the API shows it; ``affected_limit`` lists only the first so many
+    affected devices (``affected_devices`` still counts them all)."""
     row = session.get(OutageRecord, outage_id)
     if row is None:
         raise ApiError(404, "not_found", f"no outage with id {outage_id}")
-    ids = [str(i) for i in row.devices.get("affected", [])]
+    ids = [str(i) for i in row.devices.get("affected", [])[:affected_limit]]
     names: dict[str, str | None] = {}
     uuids = [u for u in map(_as_uuid, ids) if u is not None]
     for start in range(0, len(uuids), 500):

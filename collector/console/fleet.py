@@ -54,8 +54,7 @@ class Overview:
 def overview(session: Session, config: ScoringConfig, today: date, days: int) -> Overview:
     since = today - timedelta(days=days - 1)
     first = min(since, today - timedelta(days=TREND_DAYS - 1))
-    stored = rollups.read(session, first, today)
-    per_day = stored.get(rollups.FLEET, {})
+    per_day = rollups.fleet_days(session, first, today)
     fleet = _total(per_day, since)
     trend = []
     for offset in range((today - first).days + 1):
@@ -67,13 +66,11 @@ def overview(session: Session, config: ScoringConfig, today: date, days: int) ->
         since, today, fleet, trend, target=config.xla_target,
         min_group_size=config.min_group_size, as_of=rollups.newest(session),
     )  # fmt: skip
+    groups = rollups.group_totals(session, since, today)
     for by, _ in DIMENSIONS:
         rows, hidden = [], 0
-        for (dimension, value), days_of in stored.items():
-            if dimension != by:
-                continue
-            total = _total(days_of, since)
-            if not total.devices:
+        for (dimension, value), total in groups.items():
+            if dimension != by or not total.devices:
                 continue
             if total.peak_devices < config.min_group_size or total.score is None:
                 hidden += 1

@@ -60,6 +60,8 @@ OutageId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 NextField = Annotated[str | None, Form(max_length=2000)]
 FEED_DAYS = 7
 FEED_LIMIT = 200
+AFFECTED_SHOWN = 200
+"""The outage page lists this many affected devices and counts the rest."""
 
 
 def _redirect(target: str) -> RedirectResponse:
@@ -169,7 +171,7 @@ async def feed_stream(request: Request, viewer: Signed) -> StreamingResponse:
 
 @router.get("/outages/{outage_id}", response_class=HTMLResponse)
 def outage(request: Request, session: DbDep, viewer: Signed, outage_id: OutageId) -> Response:
-    detail = outage_api.outage_detail(session, outage_id)
+    detail = outage_api.outage_detail(session, outage_id, AFFECTED_SHOWN)
     points = [(p.minute.timestamp(), float(p.failing), float(p.exposed)) for p in detail.timeline]
     span = (points[-1][0] - points[0][0]) if points else 0.0
     chart = line_chart(

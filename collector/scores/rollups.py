@@ -198,16 +198,41 @@ def rebuild(session: Session, first: date, last: date, target: float, now: datet
     return (last - first).days + 1
 
 
-def read(session: Session, first: date, last: date) -> dict[tuple[str, str], dict[date, Sums]]:
-    """The stored sums of every group for each day from ``first`` to ``last``."""
-    out: dict[tuple[str, str], dict[date, Sums]] = defaultdict(dict)
-    for row in session.scalars(
-        select(ScoreRollup).where(ScoreRollup.day >= first, ScoreRollup.day <= last)
-    ):
-        out[(row.dimension, row.value)][row.day] = Sums(
-            row.devices, row.score_sum, row.at_target, dict(row.losses), row.devices
+def fleet_days(session: Session, first: date, last: date) -> dict[date, Sums]:
+    """The fleet's stored sums for each day from ``first`` to ``last`` (one row a day)."""
+    rows = session.execute(
+        select(
+            ScoreRollup.day, ScoreRollup.devices, ScoreRollup.score_sum, ScoreRollup.at_target,
+            ScoreRollup.losses,
+        ).where(
+            ScoreRollup.dimension == FLEET[0],
+            ScoreRollup.value == FLEET[1],
+            ScoreRollup.day >= first,
+            ScoreRollup.day <= last,
         )
-    return out
+    )  # fmt: skip
+    return {day: Sums(n, total, at, dict(lost or {}), n) for day, n, total, at, lost in rows}
+
+
+def group_totals(session: Session, first: date, last: date) -> dict[tuple[str, str], Sums]:
+    """Every group's sums over the days from ``first`` to ``last``, added up by the database
+    (one row per group, not per group and day): devices, score and the most devices on one
+    day. The points lost per cause are left out; the page shows them for the fleet only."""
+    rows = session.execute(
+        select(
+            ScoreRollup.dimension, ScoreRollup.value, func.sum(ScoreRollup.devices),
+            func.sum(ScoreRollup.score_sum), func.sum(ScoreRollup.at_target),
+            func.max(ScoreRollup.devices),
+        )
+        .where(
+            ScoreRollup.dimension != FLEET[0], ScoreRollup.day >= first, ScoreRollup.day <= last
+        )
+        .group_by(ScoreRollup.dimension, ScoreRollup.value)
+    )  # fmt: skip
+    return {
+        (dimension, value): Sums(int(n), float(total), int(at), {}, int(peak))
+        for dimension, value, n, total, at, peak in rows
+    }
 
 
 def newest(session: Session) -> datetime | None:

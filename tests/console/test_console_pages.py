@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from support import add_device
 
+from dexpulse.collector.api.outages import outage_detail
 from dexpulse.collector.app import create_app
+from dexpulse.collector.console.pages import AFFECTED_SHOWN
 from dexpulse.collector.db import transaction
 from dexpulse.collector.models import ConsoleSession, OutageEvent, OutageRecord
 from dexpulse.collector.outages.store import record
@@ -178,6 +180,25 @@ def test_feed_detail_acknowledge_and_resolve(admin: tuple[TestClient, str], cloc
         record(session, [again], T0 + 30 * MIN)
         assert session.get(OutageRecord, "wifi-1-1").closed_by is None  # type: ignore[union-attr]
     assert "1 outage now." in client.get("/console/").text
+
+
+def test_a_large_outage_lists_the_first_devices_and_counts_the_rest(
+    admin: tuple[TestClient, str],
+) -> None:
+    client, _ = admin
+    with transaction(client.app.state.sessions) as session:  # type: ignore[attr-defined]
+        named = str(add_device(session, "laptop-named"))
+        many = {named} | {str(uuid.uuid4()) for _ in range(AFFECTED_SHOWN + 49)}
+        record(session, [wifi_outage(many)], T0 + 4 * MIN)
+    detail = client.get("/console/outages/wifi-1-1").text
+    assert f"Affected devices ({AFFECTED_SHOWN + 50})" in detail
+    assert detail.count('href="/console/devices/') == AFFECTED_SHOWN
+    assert "and 50 more." in detail
+    # the API still lists every one
+    with transaction(client.app.state.sessions) as session:  # type: ignore[attr-defined]
+        whole = outage_detail(session, "wifi-1-1")
+    assert len(whole.affected) == whole.affected_devices == AFFECTED_SHOWN + 50
+    assert {"id": named, "hostname": "laptop-named"} in [a.model_dump() for a in whole.affected]
 
 
 def test_a_viewer_reads_but_cannot_act(app_client: TestClient) -> None:
