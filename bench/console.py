@@ -3,7 +3,7 @@ feed and fleet page answer in under 200 ms at p95".
 
     .venv/bin/python bench/console.py [--database-url URL] [--devices 10000] [--days 30]
                                       [--requests 200] [--seconds-per-url 120] [--seed 1]
-                                      [--keep DIR]
+                                      [--only api|console] [--keep DIR]
 
 1. **Data**: :func:`console_data.populate` (``bench/console_data.py``: devices, a stored
    score per device-day, outages with their events, a month of raw samples for 50 devices)
@@ -26,6 +26,7 @@ feed and fleet page answer in under 200 ms at p95".
    whether p95 is under 200 ms. The API is called with the admin key (``Authorization:
    Bearer``); the console's HTML pages, when this checkout has a console (``GET
    /console/sign-in`` answers 200), with the cookie of a :func:`console_session`.
+   ``--only`` times one of the two.
 
 The exit status is 0 whatever the timings, 1 if any request got another status than 200 (or
 the console's sign-in failed). The load average is printed before and after: the figures are
@@ -310,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed GETs per URL")
     parser.add_argument("--seconds-per-url", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", choices=("api", "console"), help="time these URLs only")
     parser.add_argument(
         "--keep", type=Path, help="keep the server log (and the SQLite file or the PostgreSQL "
         "database) in this directory",
@@ -338,13 +340,17 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         print(f"serving; {load()}", flush=True)
         with collector(database_url, workdir) as base:
             headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(headers=headers, timeout=120) as client:
-                api = run(client, base, api_urls(data), args.requests, args.seconds_per_url)
+            api: list[Timing] = []
+            if args.only != "console":
+                with httpx.Client(headers=headers, timeout=120) as client:
+                    api = run(client, base, api_urls(data), args.requests, args.seconds_per_url)
             pages: list[Timing] = []
             console_note = "console: this checkout has none (GET /console/sign-in is not 200)"
+            if args.only == "api":
+                console_note = ""
             with httpx.Client(timeout=120) as client:
                 try:
-                    if has_console(client, base):
+                    if args.only != "api" and has_console(client, base):
                         console_session(client, base, CONSOLE_USER, CONSOLE_PASSWORD)
                         console_note = ""
                         urls = console_urls(data)
@@ -355,10 +361,12 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         print(f"done; {load()}")
         print()
         engine = make_url(database_url).get_backend_name()
-        print(table(f"API on {engine} ({args.devices} devices, {args.days} days)", api))
-        if pages:
+        size = f"({args.devices} devices, {args.days} days)"
+        if api:
+            print(table(f"API on {engine} {size}", api))
             print()
-            print(table(f"Console pages on {engine}", pages))
+        if pages:
+            print(table(f"Console pages on {engine} {size}", pages))
         if console_note:
             print(console_note)
         for t in (*api, *pages):

@@ -646,7 +646,6 @@ def _outage(
     )  # fmt: skip
     end = clock - 2 if live is not None else quiet_from + Timing().recovering_to_resolve - 1
     base = max(0.001, peak / 200)
-    affected: set[str] = set()
     for m in range(start, end):
         exposed = max(1, round(exposed_max * rng.uniform(0.9, 1.0)))
         ramp = min(1.0, (m - start + 1) / 4)
@@ -655,9 +654,10 @@ def _outage(
         outage.timeline[m] = (failing, exposed)
         outage.exposed = max(outage.exposed, exposed)
     worst = max((f for f, _ in outage.timeline.values()), default=1)
-    reach = min(len(c.members), max(worst, round(worst * rng.uniform(1.1, 1.6))))
-    affected = {ids[i] for i in rng.sample(c.members, reach)}
-    outage.affected = affected
+    # devices that failed in some minute: more than failed in the worst one, never more than
+    # were exposed (the page says "N of M exposed")
+    reach = min(outage.exposed, max(worst, round(worst * rng.uniform(1.1, 1.6))))
+    outage.affected = {ids[i] for i in rng.sample(c.members, reach)}
     f, e = outage.timeline.get(detected, (worst, outage.exposed))
     rr = rng.uniform(4, 60) if rng.random() < 0.9 else float("inf")
     outage.explanation = {
