@@ -108,6 +108,7 @@ def create_app(
     app.state.jobs = jobs
     app.state.deliverer = deliverer
     app.state.metrics = Metrics(app.state.sessions)
+    app.state.device_tokens = ingest.DeviceTokens()
     app.state.html_errors = console_web.error_page
     install_error_handlers(app)
     app.add_middleware(

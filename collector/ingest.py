@@ -11,26 +11,90 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dexpulse.schema import Batch, IngestResponse
 
+from .db import json_dumps
 from .errors import ApiError
 from .models import Device, IngestedBatch, SampleRow
 from .surveys.store import device_groups, take_responses
 from .timeline import TimePolicy, place
 
 _ENVELOPE_ONLY = {"kind", "ts"}
+REVOKED = "this device's token was revoked; enroll again"
 SAMPLES = cast(Table, SampleRow.__table__)
+BATCHES = cast(Table, IngestedBatch.__table__)
+DEVICES = cast(Table, Device.__table__)
+_BATCH_LOCK_CLASS = 0x6465_7862  # "dexb": the two-key advisory locks of batch ids
+_CLAIM_COLUMNS = (
+    "batch_id", "device_id", "seq", "schema_version", "sent_at", "received_at",
+    "clock_offset_s", "sample_count", "dropped_count",
+)  # fmt: skip
+# Statements built once: building and hashing a statement per batch cost more than running it.
+_CLAIM = (
+    insert(BATCHES)
+    .from_select(
+        list(_CLAIM_COLUMNS),
+        select(*(bindparam(c, type_=BATCHES.c[c].type) for c in _CLAIM_COLUMNS)).where(
+            ~exists().where(
+                BATCHES.c.batch_id == bindparam("batch_id", type_=BATCHES.c.batch_id.type)
+            )
+        ),
+    )
+    .returning(BATCHES.c.batch_id)
+)
+_OWNER = select(BATCHES.c.device_id).where(BATCHES.c.batch_id == bindparam("batch_id"))
+_RECOUNT = (
+    update(BATCHES)
+    .where(BATCHES.c.batch_id == bindparam("b_id"))
+    .values(sample_count=bindparam("n"))
+)
+_SAMPLE_COLUMNS = ("device_id", "batch_id", "kind", "ts", "data")
+_OPTIONAL_FACTS = ("os_version", "os_build", "model", "manufacturer", "hostname")
+_MAYBE_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""None binds as SQL NULL (not JSON null), so COALESCE keeps the stored value."""
+_TOUCH = (
+    update(DEVICES)
+    .where(DEVICES.c.id == bindparam("d_id"), DEVICES.c.revoked_at.is_(None))
+    .values(
+        last_seen_at=bindparam("seen"),
+        last_seq=case(
+            (DEVICES.c.last_seq.is_(None) | (DEVICES.c.last_seq < bindparam("seq")),
+             bindparam("seq")),
+            else_=DEVICES.c.last_seq,
+        ),
+        agent_version=bindparam("agent_version"),
+        tags=func.coalesce(bindparam("new_tags", type_=_MAYBE_JSON), DEVICES.c.tags),
+        **{
+            name: func.coalesce(bindparam(f"new_{name}", type_=DEVICES.c[name].type),
+                                DEVICES.c[name])
+            for name in _OPTIONAL_FACTS
+        },
+    )
+)  # fmt: skip
 
 
 def duplicate_of(session: Session, device_id: uuid.UUID, batch_id: uuid.UUID) -> bool:
     """True if this device already delivered ``batch_id``; 409 if another device did."""
-    owner = session.get(IngestedBatch, batch_id)
+    owner = session.connection().execute(_OWNER, {"batch_id": batch_id}).scalar()
     if owner is None:
         return False
-    if owner.device_id != device_id:
+    if owner != device_id:
         raise ApiError(409, "batch_id_conflict", "this batch_id was already used by another device")
     return True
 
@@ -42,46 +106,100 @@ def store_batch(
     received_at: datetime,
     policy: TimePolicy,
 ) -> IngestResponse:
-    """Write ``batch`` unless it is a duplicate. Runs inside the caller's transaction."""
-    if duplicate_of(session, device_id, batch.batch_id):
+    """Write ``batch`` unless it is a duplicate. Runs inside the caller's transaction.
+
+    Core statements on the session's connection, nothing through the unit of work: the batch
+    row is claimed first (inserted unless the batch id is already stored, which makes the
+    claim the duplicate check), then the samples go in one bulk write, then the device's
+    last-seen facts in one UPDATE of a fixed shape."""
+    conn = session.connection()
+    placement = place([s.ts for s in batch.samples], batch.sent_at, received_at, policy)
+    placed = sum(1 for ts in placement.times if ts is not None)
+    if not _claim(conn, device_id, batch, received_at, placement.offset_s, placed,
+                  sum(placement.dropped.values())):  # fmt: skip
+        duplicate_of(session, device_id, batch.batch_id)  # 409 if it is another device's
         return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
 
-    placement = place([s.ts for s in batch.samples], batch.sent_at, received_at, policy)
     withheld = take_responses(session, device_id, batch.samples, _groups(session, device_id, batch))
-    rows: list[dict[str, Any]] = [
-        {
-            "device_id": device_id,
-            "batch_id": batch.batch_id,
-            "kind": sample.kind,
-            "ts": ts,
-            "data": sample.model_dump(mode="json", exclude=_ENVELOPE_ONLY, exclude_none=True),
-        }
-        for index, (sample, ts) in enumerate(zip(batch.samples, placement.times, strict=True))
+    dumped = batch.model_dump(mode="json", include={"samples"}, exclude_none=True)["samples"]
+    rows = [
+        (device_id, batch.batch_id, sample["kind"], ts, json_dumps(_fields(sample)))
+        for index, (sample, ts) in enumerate(zip(dumped, placement.times, strict=True))
         if ts is not None and index not in withheld
     ]
-    session.add(
-        IngestedBatch(
-            batch_id=batch.batch_id,
-            device_id=device_id,
-            seq=batch.seq,
-            schema_version=batch.schema_version,
-            sent_at=batch.sent_at,
-            received_at=received_at,
-            clock_offset_s=placement.offset_s,
-            sample_count=len(rows),
-            dropped_count=sum(placement.dropped.values()),
-        )
-    )
-    session.flush()  # a concurrent duplicate fails here, before the samples are sent
-    if rows:  # Core insert: the ORM's bulk path costs more than the database here
-        session.execute(insert(SAMPLES), rows)
-    _update_device(session, device_id, batch, received_at)
+    if len(rows) != placed:  # answers kept apart from the device's samples
+        conn.execute(_RECOUNT, {"b_id": batch.batch_id, "n": len(rows)})
+    if rows:
+        _write_samples(conn, rows)
+    _touch_device(conn, device_id, batch, received_at)
     return IngestResponse(
         batch_id=batch.batch_id,
         duplicate=False,
         accepted=len(rows) + sum(1 for i in withheld if placement.times[i] is not None),
         dropped=placement.dropped,
         clock_offset_s=placement.offset_s,
+    )
+
+
+def _fields(sample: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sample.items() if k not in _ENVELOPE_ONLY}
+
+
+def _claim(
+    conn: Connection,
+    device_id: uuid.UUID,
+    batch: Batch,
+    received_at: datetime,
+    offset_s: float,
+    sample_count: int,
+    dropped_count: int,
+) -> bool:
+    """Insert the batch's row unless its id is stored already; whether it was inserted.
+
+    Exactly once under concurrency: on PostgreSQL two deliveries of one batch (an agent
+    retrying while its first attempt is still being stored) are serialised by a
+    transaction-level advisory lock on the batch id, taken before the statement that looks,
+    so the second sees the first's row once it commits. The primary key cannot be the
+    guard there: partitioned by arrival time, the table only knows (batch_id, received_at)
+    as unique. On SQLite the claim is the transaction's first write, which takes the
+    database's write lock and so serialises deliveries by itself."""
+    if conn.dialect.name == "postgresql":
+        key = (batch.batch_id.int & 0xFFFF_FFFF) - (1 << 31)
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _BATCH_LOCK_CLASS, "k": key}
+        )
+    claimed = conn.execute(
+        _CLAIM,
+        {
+            "batch_id": batch.batch_id, "device_id": device_id, "seq": batch.seq,
+            "schema_version": batch.schema_version, "sent_at": batch.sent_at,
+            "received_at": received_at, "clock_offset_s": offset_s,
+            "sample_count": sample_count, "dropped_count": dropped_count,
+        },
+    )  # fmt: skip
+    return claimed.first() is not None  # rowcount is not reliable for INSERT ... SELECT
+
+
+def _write_samples(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """One bulk write of (device_id, batch_id, kind, ts, data as JSON text) rows: COPY on
+    PostgreSQL, one executemany of a prepared INSERT on SQLite."""
+    columns = ", ".join(_SAMPLE_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection  # psycopg's, in the session's transaction
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(f"COPY samples ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    # as SQLAlchemy would bind them (ids as 32 hex digits, times as naive UTC text with
+    # microseconds), through the column types' full processors, so queries compare alike
+    dialect = conn.dialect
+    as_id = SAMPLES.c.device_id.type.dialect_impl(dialect).bind_processor(dialect)
+    as_ts = SAMPLES.c.ts.type.dialect_impl(dialect).bind_processor(dialect)
+    assert as_id is not None and as_ts is not None
+    conn.exec_driver_sql(
+        f"INSERT INTO samples ({columns}) VALUES (?, ?, ?, ?, ?)",
+        [(as_id(d), as_id(b), kind, as_ts(ts), data) for d, b, kind, ts, data in rows],
     )
 
 
@@ -96,27 +214,24 @@ def _groups(session: Session, device_id: uuid.UUID, batch: Batch) -> dict[str, A
     return device_groups(tags, model, batch.agent.os)
 
 
-def _update_device(
-    session: Session, device_id: uuid.UUID, batch: Batch, received_at: datetime
+def _touch_device(
+    conn: Connection, device_id: uuid.UUID, batch: Batch, received_at: datetime
 ) -> None:
-    """Record the device's last contact and current facts in one UPDATE (no read first)."""
-    values: dict[str, Any] = {
-        "last_seen_at": received_at,
-        "last_seq": case(
-            (Device.last_seq.is_(None) | (Device.last_seq < batch.seq), batch.seq),
-            else_=Device.last_seq,
-        ),
-        "agent_version": batch.agent.version,
-    }
-    if batch.tags is not None:
-        values["tags"] = dict(batch.tags)
-    for name in ("os_version", "os_build", "model", "manufacturer", "hostname"):
-        value = getattr(batch.agent, name)
-        if value is not None:
-            values[name] = value
-    updated = session.execute(
-        update(Device).where(Device.id == device_id).values(**values),
-        execution_options={"synchronize_session": False},  # nothing loaded to keep in step
-    )
-    if updated.rowcount != 1:  # type: ignore[attr-defined]  # authenticated a moment ago
+    """Record the device's last contact and current facts in one UPDATE (no read first); a
+    fact the batch does not carry keeps its stored value. A device revoked since the caller
+    authenticated it is refused here, in the batch's transaction, so nothing of it stays."""
+    agent = batch.agent
+    updated = conn.execute(
+        _TOUCH,
+        {
+            "d_id": device_id, "seen": received_at, "seq": batch.seq,
+            "agent_version": agent.version,
+            "new_tags": dict(batch.tags) if batch.tags is not None else None,
+            **{f"new_{name}": getattr(agent, name) for name in _OPTIONAL_FACTS},
+        },
+    )  # fmt: skip
+    if updated.rowcount != 1:
+        revoked = conn.execute(select(DEVICES.c.revoked_at).where(DEVICES.c.id == device_id))
+        if revoked.first() is not None:
+            raise ApiError(401, "token_revoked", REVOKED)
         raise ApiError(401, "unknown_device", "the device no longer exists; enroll again")

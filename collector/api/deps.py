@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..admin import now
 from ..errors import ApiError
+from ..ingest import REVOKED
 from ..metrics import Metrics
 from ..models import ApiKey, Device
 from ..security import Role, bearer_token, token_hash
@@ -79,7 +80,7 @@ def device_caller(factory: SessionsDep, authorization: AuthHeader = None) -> Dev
     if device is None:
         raise ApiError(401, "invalid_token", "the device token is not valid; enroll again")
     if device.revoked_at is not None:
-        raise ApiError(401, "token_revoked", "this device's token was revoked; enroll again")
+        raise ApiError(401, "token_revoked", REVOKED)
     return DeviceCaller(device.id)
 
 

@@ -9,7 +9,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from support import Collector, iso, make_batch, now
 
 from dexpulse.collector.models import Device, IngestedBatch, SampleRow
@@ -135,6 +135,41 @@ def test_missing_invalid_and_revoked_tokens_are_401(collector: Collector) -> Non
     revoked = collector.post(device, batch)
     assert (revoked.status_code, revoked.json()["error"]) == (401, "token_revoked")
     assert collector.count("batches") == 0
+
+
+def test_a_token_revoked_after_use_is_refused_at_once(collector: Collector) -> None:
+    """The collector remembers a token it has seen valid; revoking it still takes effect on
+    the next batch, which stores nothing."""
+    device = collector.enroll()
+    assert collector.post(device, make_batch(device.device_id)).status_code == 200
+    with collector.sessions() as session, session.begin():
+        dev = session.get(Device, uuid.UUID(device.device_id))
+        assert dev is not None
+        dev.revoked_at = now()
+    for _ in range(2):
+        refused = collector.post(device, make_batch(device.device_id))
+        assert (refused.status_code, refused.json()["error"]) == (401, "token_revoked")
+    assert (collector.count("batches"), collector.count("samples")) == (1, 1)
+
+
+def test_samples_are_written_as_sqlalchemy_writes_them(collector: Collector) -> None:
+    """Ingest writes samples in bulk beneath SQLAlchemy's statements: its rows must be what
+    an ORM insert stores (on SQLite a time without microseconds written as the sqlite3
+    module formats it would compare wrongly with every stored one)."""
+    device = collector.enroll()
+    at = now().replace(microsecond=0)
+    sample = {"kind": "wifi", "ts": iso(at), "ssid": "corp", "rssi_dbm": -61.5, "channel": 1}
+    assert collector.post(device, make_batch(device.device_id, [sample])).status_code == 200
+    with collector.sessions() as session, session.begin():
+        stored = session.scalars(select(SampleRow)).one()
+        session.add(SampleRow(device_id=stored.device_id, batch_id=stored.batch_id,
+                              kind="wifi", ts=at, data=stored.data))  # fmt: skip
+    with collector.sessions() as session:
+        bulk, orm = session.execute(
+            text("SELECT device_id, batch_id, kind, ts, data FROM samples ORDER BY id")
+        ).all()
+    assert tuple(bulk) == tuple(orm)
+    assert stored.data == {"ssid": "corp", "rssi_dbm": -61.5, "channel": 1}
 
 
 def test_malformed_json_is_400(collector: Collector) -> None:
