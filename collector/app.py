@@ -45,6 +45,7 @@ from .outages.job import DetectionJob
 from .scores.job import ScoringJob
 from .settings import CollectorSettings
 from .surveys.job import SurveyJob
+from .writer import BatchWriter
 
 
 def create_app(
@@ -90,6 +91,7 @@ def create_app(
         jobs.start()
         yield
         await run_in_threadpool(jobs.stop)
+        await run_in_threadpool(app.state.writer.close)
         gc.unfreeze()
         deliverer.close()
         engine.dispose()
@@ -109,6 +111,7 @@ def create_app(
     app.state.deliverer = deliverer
     app.state.metrics = Metrics(app.state.sessions)
     app.state.device_tokens = ingest.DeviceTokens()
+    app.state.writer = BatchWriter(sessions)
     app.state.html_errors = console_web.error_page
     install_error_handlers(app)
     app.add_middleware(

@@ -8,6 +8,8 @@ the device's last-seen facts in the caller's transaction, so a failure leaves no
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    delete,
     exists,
     func,
     insert,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dexpulse.schema import Batch, IngestResponse
@@ -33,10 +37,11 @@ from .db import json_dumps
 from .errors import ApiError
 from .models import Device, IngestedBatch, SampleRow
 from .surveys.store import device_groups, take_responses
-from .timeline import TimePolicy, place
+from .timeline import Placement, TimePolicy, place
 
 _ENVELOPE_ONLY = {"kind", "ts"}
 REVOKED = "this device's token was revoked; enroll again"
+CONFLICT = "this batch_id was already used by another device"
 SAMPLES = cast(Table, SampleRow.__table__)
 BATCHES = cast(Table, IngestedBatch.__table__)
 DEVICES = cast(Table, Device.__table__)
@@ -59,6 +64,11 @@ _CLAIM = (
     .returning(BATCHES.c.batch_id)
 )
 _OWNER = select(BATCHES.c.device_id).where(BATCHES.c.batch_id == bindparam("batch_id"))
+_UNCLAIM = delete(BATCHES).where(BATCHES.c.batch_id == bindparam("b_id"))
+_LOCK = text(
+    "SELECT pg_advisory_xact_lock(:c, k) FROM (SELECT unnest(CAST(:keys AS integer[])) AS k "
+    "ORDER BY k) AS ordered"
+)
 _RECOUNT = (
     update(BATCHES)
     .where(BATCHES.c.batch_id == bindparam("b_id"))
@@ -95,8 +105,35 @@ def duplicate_of(session: Session, device_id: uuid.UUID, batch_id: uuid.UUID) ->
     if owner is None:
         return False
     if owner != device_id:
-        raise ApiError(409, "batch_id_conflict", "this batch_id was already used by another device")
+        raise ApiError(409, "batch_id_conflict", CONFLICT)
     return True
+
+
+@dataclass
+class Pending:
+    """A validated batch made ready to write: placed in event time, its samples serialised."""
+
+    device_id: uuid.UUID
+    batch: Batch
+    received_at: datetime
+    placement: Placement
+    rows: list[tuple[Any, ...]]
+    """(device_id, batch_id, kind, ts, data as JSON text) per sample kept, in batch order,
+    with the index of the sample in the batch appended (survey answers may be withheld)."""
+
+
+def prepare(
+    device_id: uuid.UUID, batch: Batch, received_at: datetime, policy: TimePolicy
+) -> Pending:
+    """Everything about storing ``batch`` that needs no database."""
+    placement = place([s.ts for s in batch.samples], batch.sent_at, received_at, policy)
+    dumped = batch.model_dump(mode="json", include={"samples"}, exclude_none=True)["samples"]
+    rows = [
+        (device_id, batch.batch_id, sample["kind"], ts, json_dumps(_fields(sample)), index)
+        for index, (sample, ts) in enumerate(zip(dumped, placement.times, strict=True))
+        if ts is not None
+    ]
+    return Pending(device_id, batch, received_at, placement, rows)
 
 
 def store_batch(
@@ -106,75 +143,104 @@ def store_batch(
     received_at: datetime,
     policy: TimePolicy,
 ) -> IngestResponse:
-    """Write ``batch`` unless it is a duplicate. Runs inside the caller's transaction.
+    """Write ``batch`` unless it is a duplicate. Runs inside the caller's transaction."""
+    [result] = write(session.connection(), [prepare(device_id, batch, received_at, policy)],
+                     session)  # fmt: skip
+    if isinstance(result, ApiError):
+        raise result
+    return result
 
-    Core statements on the session's connection, nothing through the unit of work: the batch
-    row is claimed first (inserted unless the batch id is already stored, which makes the
-    claim the duplicate check), then the samples go in one bulk write, then the device's
-    last-seen facts in one UPDATE of a fixed shape."""
-    conn = session.connection()
-    placement = place([s.ts for s in batch.samples], batch.sent_at, received_at, policy)
-    placed = sum(1 for ts in placement.times if ts is not None)
-    if not _claim(conn, device_id, batch, received_at, placement.offset_s, placed,
-                  sum(placement.dropped.values())):  # fmt: skip
-        duplicate_of(session, device_id, batch.batch_id)  # 409 if it is another device's
-        return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
 
-    withheld = take_responses(session, device_id, batch.samples, _groups(session, device_id, batch))
-    dumped = batch.model_dump(mode="json", include={"samples"}, exclude_none=True)["samples"]
-    rows = [
-        (device_id, batch.batch_id, sample["kind"], ts, json_dumps(_fields(sample)))
-        for index, (sample, ts) in enumerate(zip(dumped, placement.times, strict=True))
-        if ts is not None and index not in withheld
-    ]
-    if len(rows) != placed:  # answers kept apart from the device's samples
-        conn.execute(_RECOUNT, {"b_id": batch.batch_id, "n": len(rows)})
+def write(
+    conn: Connection, pending: Sequence[Pending], session: Session | None = None
+) -> list[IngestResponse | ApiError]:
+    """Write batches in the caller's transaction; each one's answer, in order.
+
+    Core statements, nothing through the unit of work. Per batch: its row is claimed
+    (inserted unless its id is stored already: the claim is the duplicate check), then the
+    device's last-seen facts are written in one UPDATE of a fixed shape; then the samples of
+    all of them go in one bulk write. A batch refused (another device's batch id, a device
+    revoked meanwhile) leaves nothing behind and does not stop the others. Several batches
+    in one transaction is what lets ingest keep up with a large fleet (see
+    :mod:`.api.ingest`); a single one is the same code. ``session`` (on the same
+    connection) is needed only for batches that carry survey answers; without one it is
+    made."""
+    if conn.dialect.name == "postgresql":
+        _lock(conn, [p.batch.batch_id for p in pending])
+    results: list[IngestResponse | ApiError] = []
+    rows: list[tuple[Any, ...]] = []
+    for p in pending:
+        try:
+            results.append(_write_one(conn, p, session, rows))
+        except ApiError as refused:
+            results.append(refused)
     if rows:
         _write_samples(conn, rows)
-    _touch_device(conn, device_id, batch, received_at)
+    return results
+
+
+def _write_one(
+    conn: Connection, p: Pending, session: Session | None, rows: list[tuple[Any, ...]]
+) -> IngestResponse:
+    batch, device_id = p.batch, p.device_id
+    if not _claim(conn, p, len(p.rows)):
+        owner = conn.execute(_OWNER, {"batch_id": batch.batch_id}).scalar()
+        if owner != device_id:
+            raise ApiError(409, "batch_id_conflict", CONFLICT)
+        return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
+    try:
+        _touch_device(conn, device_id, batch, p.received_at)
+    except ApiError:
+        conn.execute(_UNCLAIM, {"b_id": batch.batch_id})
+        raise
+    withheld: set[int] = set()
+    if any(s.kind == "survey_response" for s in batch.samples):
+        session = session or Session(bind=conn)
+        withheld = take_responses(
+            session, device_id, batch.samples, _groups(session, device_id, batch)
+        )
+    kept = [row[:5] for row in p.rows if row[5] not in withheld]
+    if len(kept) != len(p.rows):  # answers kept apart from the device's samples
+        conn.execute(_RECOUNT, {"b_id": batch.batch_id, "n": len(kept)})
+    rows.extend(kept)
     return IngestResponse(
         batch_id=batch.batch_id,
         duplicate=False,
-        accepted=len(rows) + sum(1 for i in withheld if placement.times[i] is not None),
-        dropped=placement.dropped,
-        clock_offset_s=placement.offset_s,
+        accepted=len(p.rows),
+        dropped=p.placement.dropped,
+        clock_offset_s=p.placement.offset_s,
     )
+
+
+def _lock(conn: Connection, batch_ids: Sequence[uuid.UUID]) -> None:
+    """Transaction-level advisory locks on the batch ids, in one statement and in a fixed
+    order (two transactions never wait on each other crosswise).
+
+    Exactly once under concurrency: two deliveries of one batch (an agent retrying while
+    its first attempt is still being stored) are serialised, and the later one's claim sees
+    the first one's row once that commits. The primary key cannot be the guard on
+    PostgreSQL: partitioned by arrival time, the table only knows (batch_id, received_at)
+    as unique. On SQLite the first claim is the transaction's first write, which takes the
+    database's write lock and so serialises deliveries by itself."""
+    keys = sorted({(b.int & 0xFFFF_FFFF) - (1 << 31) for b in batch_ids})
+    conn.execute(_LOCK, {"c": _BATCH_LOCK_CLASS, "keys": keys})
 
 
 def _fields(sample: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sample.items() if k not in _ENVELOPE_ONLY}
 
 
-def _claim(
-    conn: Connection,
-    device_id: uuid.UUID,
-    batch: Batch,
-    received_at: datetime,
-    offset_s: float,
-    sample_count: int,
-    dropped_count: int,
-) -> bool:
-    """Insert the batch's row unless its id is stored already; whether it was inserted.
-
-    Exactly once under concurrency: on PostgreSQL two deliveries of one batch (an agent
-    retrying while its first attempt is still being stored) are serialised by a
-    transaction-level advisory lock on the batch id, taken before the statement that looks,
-    so the second sees the first's row once it commits. The primary key cannot be the
-    guard there: partitioned by arrival time, the table only knows (batch_id, received_at)
-    as unique. On SQLite the claim is the transaction's first write, which takes the
-    database's write lock and so serialises deliveries by itself."""
-    if conn.dialect.name == "postgresql":
-        key = (batch.batch_id.int & 0xFFFF_FFFF) - (1 << 31)
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _BATCH_LOCK_CLASS, "k": key}
-        )
+def _claim(conn: Connection, p: Pending, sample_count: int) -> bool:
+    """Insert the batch's row unless its id is stored already; whether it was inserted."""
+    batch = p.batch
     claimed = conn.execute(
         _CLAIM,
         {
-            "batch_id": batch.batch_id, "device_id": device_id, "seq": batch.seq,
+            "batch_id": batch.batch_id, "device_id": p.device_id, "seq": batch.seq,
             "schema_version": batch.schema_version, "sent_at": batch.sent_at,
-            "received_at": received_at, "clock_offset_s": offset_s,
-            "sample_count": sample_count, "dropped_count": dropped_count,
+            "received_at": p.received_at, "clock_offset_s": p.placement.offset_s,
+            "sample_count": sample_count,
+            "dropped_count": sum(p.placement.dropped.values()),
         },
     )  # fmt: skip
     return claimed.first() is not None  # rowcount is not reliable for INSERT ... SELECT
@@ -187,9 +253,14 @@ def _write_samples(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection  # psycopg's, in the session's transaction
         assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(f"COPY samples ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        sql = f"COPY samples ({columns}) FROM STDIN"
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except dbapi_error as exc:  # as SQLAlchemy raises them: 503 for a lost database...
+            raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
         return
     # as SQLAlchemy would bind them (ids as 32 hex digits, times as naive UTC text with
     # microseconds), through the column types' full processors, so queries compare alike

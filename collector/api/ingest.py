@@ -12,6 +12,7 @@ revoked (:func:`..ingest.store_batch`), and a refused token is forgotten.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import datetime
@@ -28,11 +29,11 @@ from starlette.requests import ClientDisconnect
 from dexpulse.schema import Batch, ErrorResponse, IngestResponse
 
 from ..body import BodyTooLarge, InvalidEncoding, gunzip_bounded, read_bounded
-from ..db import transaction
 from ..errors import ApiError, clean_validation_errors, summarize
-from ..ingest import duplicate_of, store_batch
+from ..ingest import Pending, duplicate_of, prepare
 from ..security import bearer_token, token_hash
 from ..timeline import TimePolicy
+from ..writer import BatchWriter
 from .deps import DeviceCaller, MetricsDep, SessionsDep, SettingsDep, device_caller
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -132,26 +133,32 @@ def _parse(raw: bytes, max_objects: int) -> Batch:
         raise ApiError(422, code, summarize(errors), errors) from None
 
 
-def _ingest(
-    factory: sessionmaker[Session],
-    device_id: uuid.UUID,
-    raw: bytes,
-    policy: TimePolicy,
-    received_at: datetime,
-    max_objects: int,
-) -> IngestResponse:
+def _prepare(
+    device_id: uuid.UUID, raw: bytes, policy: TimePolicy, received_at: datetime, max_objects: int
+) -> Pending:
     batch = _parse(raw, max_objects)
     if batch.device_id != device_id:
         raise ApiError(403, "device_mismatch", "a device may only post its own batches")
+    return prepare(device_id, batch, received_at, policy)
+
+
+async def _store(
+    request: Request, factory: sessionmaker[Session], pending: Pending
+) -> IngestResponse:
+    """Hand the batch to the process's writer (:mod:`..writer`) and wait for its commit."""
+    writer: BatchWriter = request.app.state.writer
     try:
-        with transaction(factory) as session:
-            return store_batch(session, device_id, batch, received_at, policy)
+        result = await asyncio.wrap_future(writer.submit(pending))
     except IntegrityError:
         # Two deliveries of one batch raced; the loser reports the winner's result.
+        batch_id = pending.batch.batch_id
         with factory() as session:
-            if duplicate_of(session, device_id, batch.batch_id):
-                return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
+            if await run_in_threadpool(duplicate_of, session, pending.device_id, batch_id):
+                return IngestResponse(batch_id=batch_id, duplicate=True, accepted=0)
         raise
+    if isinstance(result, ApiError):
+        raise result
+    return result
 
 
 @router.post(
@@ -180,9 +187,10 @@ async def ingest(
     try:
         digest, device_id = await _caller(request, factory)
         raw = await _read_json(request, settings.max_body_bytes, settings.max_decompressed_bytes)
-        result = await run_in_threadpool(
-            _ingest, factory, device_id, raw, policy, received_at, settings.max_json_objects
+        pending = await run_in_threadpool(
+            _prepare, device_id, raw, policy, received_at, settings.max_json_objects
         )
+        result = await _store(request, factory, pending)
     except ApiError as exc:
         if exc.status == 401:
             request.app.state.device_tokens.forget(digest)
