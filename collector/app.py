@@ -42,6 +42,7 @@ from .metrics import Metrics
 from .notify import NotifySettings
 from .outages.delivery import Deliverer
 from .outages.job import DetectionJob
+from .retention import RetentionJob, RetentionPolicy
 from .scores.job import ScoringJob
 from .settings import CollectorSettings
 from .surveys.job import SurveyJob
@@ -72,18 +73,25 @@ def create_app(
         if settings.scoring_enabled
         else None
     )
+    retention = (
+        RetentionJob(engine, RetentionPolicy.from_settings(settings))
+        if settings.retention_enabled
+        else None
+    )
     jobs = Jobs(
         detection if settings.detection_enabled else None,
         deliverer,
         clock,
         scoring,
         SurveyJob(sessions),
+        retention,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(migrations.upgrade, engine)
+        await run_in_threadpool(jobs.prepare)
         # What is alive now (modules, routes, schemas) lives as long as the app: keep it out of
         # the cycle collector's full passes, which otherwise walk it all and stall a request
         # for tens of ms every few requests. Given back at shutdown, so nothing stays frozen.

@@ -5,7 +5,8 @@ Every process schedules them; the jobs themselves make sure only one replica doe
 five seconds after each minute, so batches that arrived just before the boundary are
 committed; scoring half a minute later, out of its way; pulse surveys at 50 s; delivery of
 notifications every ten seconds, in its own thread, so a slow receiver never holds detection
-up.
+up. The retention job (partition upkeep on PostgreSQL, expired rows on both backends) runs
+once before the app serves, so today's partitions exist before the first ingest, then hourly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .outages.delivery import Deliverer
 from .outages.job import DetectionJob, schedule_callable
+from .retention import STARTUP_BUDGET_S, RetentionJob
+from .retention import schedule_callable as retention_callable
 from .scores.job import ScoringJob
 from .scores.job import schedule_callable as scoring_callable
 from .surveys.job import SurveyJob
@@ -37,13 +40,23 @@ class Jobs:
         clock: Callable[[], datetime],
         scoring: ScoringJob | None = None,
         surveys: SurveyJob | None = None,
+        retention: RetentionJob | None = None,
     ) -> None:
         self.detection = detection
+        self.retention = retention
         self.surveys = surveys
         self.deliverer = deliverer
         self.scoring = scoring
         self.clock = clock
         self.scheduler: BackgroundScheduler | None = None
+
+    def prepare(self) -> None:
+        """What must be done before the app serves: the retention job's first run (today's and
+        the coming days' partitions; pruning for at most ``STARTUP_BUDGET_S``, the hourly runs
+        do the rest). Errors are logged: ingest works without it (DEFAULT partitions)."""
+        if self.retention is not None:
+            self.retention.stopping.clear()
+            retention_callable(self.retention, self.clock, STARTUP_BUDGET_S)()
 
     def start(self) -> None:
         """A fresh scheduler each time: an app's lifespan may be entered more than once, and
@@ -79,6 +92,15 @@ class Jobs:
                 coalesce=True,
                 misfire_grace_time=50,
             )
+        if self.retention is not None:
+            self.retention.stopping.clear()
+            scheduler.add_job(
+                retention_callable(self.retention, self.clock),
+                IntervalTrigger(hours=1, timezone=UTC),
+                id="retention",
+                max_instances=1,
+                coalesce=True,
+            )
         if self.deliverer is not None:
             scheduler.add_job(
                 self.deliverer.tick,
@@ -93,6 +115,8 @@ class Jobs:
     def stop(self) -> None:
         if self.scheduler is None:
             return
+        if self.retention is not None:
+            self.retention.stopping.set()  # a long run of deletes ends after its current chunk
         self.scheduler.shutdown(wait=True)
         self.scheduler = None
         if self.detection is not None:

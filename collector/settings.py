@@ -91,6 +91,35 @@ class CollectorSettings(BaseSettings):
         "fleet's days are spread over that many runs); 1 rescores every changed day at once, "
         "which a small fleet can afford.",
     )
+    retention_enabled: bool = Field(
+        default=True,
+        description="Run the retention job (at startup, then hourly; one replica at a time): "
+        "on PostgreSQL it creates the time partitions ahead and drops the expired ones; on "
+        "SQLite it deletes expired rows in small chunks.",
+    )
+    retention_raw_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days of raw samples and batches kept (whole UTC days before today; "
+        "batches a day longer, so a sample never outlives its batch). Older samples that "
+        "ingest still accepts (max_sample_age_days) are stored, and deleted by the next run.",
+    )
+    retention_hourly_days: int = Field(
+        default=396,
+        ge=1,
+        le=36500,
+        description="Days of hourly and daily scores kept (about 13 months by default; on "
+        "PostgreSQL whole months of hours are dropped, so up to a month more is kept).",
+    )
+    partition_days_ahead: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="PostgreSQL: days of partitions created ahead of today, so the retention "
+        "job missing runs for up to that long never sends a day's rows to the DEFAULT "
+        "partition.",
+    )
     console_cookie_secure: bool | None = Field(
         default=None,
         description="Mark the console's cookies Secure (HTTPS only). Default: when the "

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import transaction, try_job_lock
@@ -34,8 +34,8 @@ from ..detection.engine import DetectionConfig, Detector, from_minute, to_minute
 from ..detection.features import Featurizer
 from ..detection.lifecycle import Outage
 from ..gcpause import gc_paused
-from ..models import DetectionState, IngestedBatch, SampleRow
-from .reader import ArrivedBatch, Cursor, read_new
+from ..models import DetectionState
+from .reader import ArrivedBatch, Cursor, last_arrived_before, read_new
 from .store import EventHook, record
 
 log = logging.getLogger(__name__)
@@ -169,12 +169,7 @@ class DetectionJob:
 
     def _first_cursor(self, session: Session, now: datetime) -> int:
         """Detection starts with the last two hours of what is stored, not all history."""
-        older = session.scalar(
-            select(func.max(SampleRow.id))
-            .join(IngestedBatch, IngestedBatch.batch_id == SampleRow.batch_id)
-            .where(IngestedBatch.received_at < now - HISTORY_ON_FIRST_RUN)
-        )
-        return int(older or 0)
+        return last_arrived_before(session, now - HISTORY_ON_FIRST_RUN)
 
     def _resume(self, session: Session, row: DetectionState, now: datetime) -> Memory:
         if row.snapshot is not None:
