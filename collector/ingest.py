@@ -64,7 +64,41 @@ _CLAIM = (
     .returning(BATCHES.c.batch_id)
 )
 _OWNER = select(BATCHES.c.device_id).where(BATCHES.c.batch_id == bindparam("batch_id"))
-_UNCLAIM = delete(BATCHES).where(BATCHES.c.batch_id == bindparam("b_id"))
+_OWNERS = select(BATCHES.c.batch_id, BATCHES.c.device_id).where(
+    BATCHES.c.batch_id.in_(bindparam("ids", expanding=True))
+)
+_UNCLAIM = delete(BATCHES).where(BATCHES.c.batch_id.in_(bindparam("ids", expanding=True)))
+_EXISTING = select(DEVICES.c.id).where(DEVICES.c.id.in_(bindparam("ids", expanding=True)))
+# PostgreSQL: a whole group's claims, and its devices' updates, one statement each (arrays
+# bound once), so the server plans and the client waits once per group, not per batch
+_CLAIM_ALL = text(
+    "INSERT INTO batches (batch_id, device_id, seq, schema_version, sent_at, received_at, "
+    "clock_offset_s, sample_count, dropped_count) "
+    "SELECT v.* FROM unnest(CAST(:batch_id AS uuid[]), CAST(:device_id AS uuid[]), "
+    "CAST(:seq AS bigint[]), CAST(:schema_version AS integer[]), "
+    "CAST(:sent_at AS timestamptz[]), CAST(:received_at AS timestamptz[]), "
+    "CAST(:clock_offset_s AS double precision[]), CAST(:sample_count AS integer[]), "
+    "CAST(:dropped_count AS integer[])) AS v(batch_id, device_id, seq, schema_version, "
+    "sent_at, received_at, clock_offset_s, sample_count, dropped_count) "
+    "WHERE NOT EXISTS (SELECT 1 FROM batches AS b WHERE b.batch_id = v.batch_id) "
+    "RETURNING batch_id"
+)
+_TOUCH_ALL = text(
+    "UPDATE devices AS d SET last_seen_at = v.seen, "
+    "last_seq = CASE WHEN d.last_seq IS NULL OR d.last_seq < v.seq THEN v.seq "
+    "ELSE d.last_seq END, "
+    "agent_version = v.agent_version, tags = COALESCE(v.tags, d.tags), "
+    "os_version = COALESCE(v.os_version, d.os_version), "
+    "os_build = COALESCE(v.os_build, d.os_build), model = COALESCE(v.model, d.model), "
+    "manufacturer = COALESCE(v.manufacturer, d.manufacturer), "
+    "hostname = COALESCE(v.hostname, d.hostname) "
+    "FROM unnest(CAST(:id AS uuid[]), CAST(:seen AS timestamptz[]), CAST(:seq AS bigint[]), "
+    "CAST(:agent_version AS text[]), CAST(:tags AS jsonb[]), CAST(:os_version AS text[]), "
+    "CAST(:os_build AS text[]), CAST(:model AS text[]), CAST(:manufacturer AS text[]), "
+    "CAST(:hostname AS text[])) AS v(id, seen, seq, agent_version, tags, os_version, "
+    "os_build, model, manufacturer, hostname) "
+    "WHERE d.id = v.id AND d.revoked_at IS NULL RETURNING d.id"
+)
 _LOCK = text(
     "SELECT pg_advisory_xact_lock(:c, k) FROM (SELECT unnest(CAST(:keys AS integer[])) AS k "
     "ORDER BY k) AS ordered"
@@ -165,34 +199,62 @@ def write(
     :mod:`.api.ingest`); a single one is the same code. ``session`` (on the same
     connection) is needed only for batches that carry survey answers; without one it is
     made."""
-    if conn.dialect.name == "postgresql":
+    pg = conn.dialect.name == "postgresql"
+    if pg:
         _lock(conn, [p.batch.batch_id for p in pending])
-    results: list[IngestResponse | ApiError] = []
-    rows: list[tuple[Any, ...]] = []
+    # a batch delivered twice within the group: its first delivery speaks for it
+    first: dict[uuid.UUID, Pending] = {}
     for p in pending:
-        try:
-            results.append(_write_one(conn, p, session, rows))
-        except ApiError as refused:
-            results.append(refused)
+        first.setdefault(p.batch.batch_id, p)
+    claimed = (_claim_all if pg else _claim_each)(conn, list(first.values()))
+    refused: dict[uuid.UUID, ApiError] = {}
+    unclaimed = [b for b in first if b not in claimed]
+    if unclaimed:
+        owners = dict(conn.execute(_OWNERS, {"ids": unclaimed}).all())
+        for batch_id in unclaimed:
+            if owners.get(batch_id) != first[batch_id].device_id:
+                refused[batch_id] = ApiError(409, "batch_id_conflict", CONFLICT)
+    mine = [p for b, p in first.items() if b in claimed]
+    touched = (_touch_all if pg else _touch_each)(conn, mine)
+    gone = [p for p in mine if p.device_id not in touched]
+    if gone:  # revoked (or deleted) since the token was checked: nothing of theirs stays
+        conn.execute(_UNCLAIM, {"ids": [p.batch.batch_id for p in gone]})
+        revoked = set(conn.execute(_EXISTING, {"ids": list({p.device_id for p in gone})}).scalars())
+        for p in gone:
+            claimed.discard(p.batch.batch_id)
+            refused[p.batch.batch_id] = (
+                ApiError(401, "token_revoked", REVOKED)
+                if p.device_id in revoked
+                else ApiError(401, "unknown_device", "the device no longer exists; enroll again")
+            )
+    rows: list[tuple[Any, ...]] = []
+    stored: dict[uuid.UUID, IngestResponse] = {}
+    for batch_id, p in first.items():
+        if batch_id not in claimed:
+            continue
+        rows.extend(_kept_rows(conn, p, session))
+        stored[batch_id] = IngestResponse(
+            batch_id=batch_id, duplicate=False, accepted=len(p.rows),
+            dropped=p.placement.dropped, clock_offset_s=p.placement.offset_s,
+        )  # fmt: skip
     if rows:
         _write_samples(conn, rows)
+    results: list[IngestResponse | ApiError] = []
+    for p in pending:
+        batch_id = p.batch.batch_id
+        if batch_id in refused:
+            results.append(refused[batch_id])
+        elif batch_id in stored:
+            results.append(stored.pop(batch_id))  # the first delivery; the next: duplicate
+        else:
+            results.append(IngestResponse(batch_id=batch_id, duplicate=True, accepted=0))
     return results
 
 
-def _write_one(
-    conn: Connection, p: Pending, session: Session | None, rows: list[tuple[Any, ...]]
-) -> IngestResponse:
+def _kept_rows(conn: Connection, p: Pending, session: Session | None) -> list[tuple[Any, ...]]:
+    """The batch's sample rows, less the survey answers that must not be kept with the
+    device (recorded apart by ``take_responses``)."""
     batch, device_id = p.batch, p.device_id
-    if not _claim(conn, p, len(p.rows)):
-        owner = conn.execute(_OWNER, {"batch_id": batch.batch_id}).scalar()
-        if owner != device_id:
-            raise ApiError(409, "batch_id_conflict", CONFLICT)
-        return IngestResponse(batch_id=batch.batch_id, duplicate=True, accepted=0)
-    try:
-        _touch_device(conn, device_id, batch, p.received_at)
-    except ApiError:
-        conn.execute(_UNCLAIM, {"b_id": batch.batch_id})
-        raise
     withheld: set[int] = set()
     if any(s.kind == "survey_response" for s in batch.samples):
         session = session or Session(bind=conn)
@@ -200,16 +262,9 @@ def _write_one(
             session, device_id, batch.samples, _groups(session, device_id, batch)
         )
     kept = [row[:5] for row in p.rows if row[5] not in withheld]
-    if len(kept) != len(p.rows):  # answers kept apart from the device's samples
+    if len(kept) != len(p.rows):
         conn.execute(_RECOUNT, {"b_id": batch.batch_id, "n": len(kept)})
-    rows.extend(kept)
-    return IngestResponse(
-        batch_id=batch.batch_id,
-        duplicate=False,
-        accepted=len(p.rows),
-        dropped=p.placement.dropped,
-        clock_offset_s=p.placement.offset_s,
-    )
+    return kept
 
 
 def _lock(conn: Connection, batch_ids: Sequence[uuid.UUID]) -> None:
@@ -230,20 +285,32 @@ def _fields(sample: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sample.items() if k not in _ENVELOPE_ONLY}
 
 
-def _claim(conn: Connection, p: Pending, sample_count: int) -> bool:
-    """Insert the batch's row unless its id is stored already; whether it was inserted."""
+def _claim_values(p: Pending) -> dict[str, Any]:
     batch = p.batch
-    claimed = conn.execute(
-        _CLAIM,
-        {
-            "batch_id": batch.batch_id, "device_id": p.device_id, "seq": batch.seq,
-            "schema_version": batch.schema_version, "sent_at": batch.sent_at,
-            "received_at": p.received_at, "clock_offset_s": p.placement.offset_s,
-            "sample_count": sample_count,
-            "dropped_count": sum(p.placement.dropped.values()),
-        },
-    )  # fmt: skip
-    return claimed.first() is not None  # rowcount is not reliable for INSERT ... SELECT
+    return {
+        "batch_id": batch.batch_id, "device_id": p.device_id, "seq": batch.seq,
+        "schema_version": batch.schema_version, "sent_at": batch.sent_at,
+        "received_at": p.received_at, "clock_offset_s": p.placement.offset_s,
+        "sample_count": len(p.rows), "dropped_count": sum(p.placement.dropped.values()),
+    }  # fmt: skip
+
+
+def _claim_each(conn: Connection, pending: Sequence[Pending]) -> set[uuid.UUID]:
+    """Insert each batch's row unless its id is stored already; the ids inserted."""
+    return {
+        p.batch.batch_id
+        for p in pending
+        if conn.execute(_CLAIM, _claim_values(p)).first() is not None
+    }
+
+
+def _claim_all(conn: Connection, pending: Sequence[Pending]) -> set[uuid.UUID]:
+    """:func:`_claim_each` in one statement (PostgreSQL; ids unique within ``pending``)."""
+    if not pending:
+        return set()
+    values = [_claim_values(p) for p in pending]
+    arrays = {name: [v[name] for v in values] for name in _CLAIM_COLUMNS}
+    return set(conn.execute(_CLAIM_ALL, arrays).scalars())
 
 
 def _write_samples(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -290,24 +357,56 @@ def _groups(session: Session, device_id: uuid.UUID, batch: Batch) -> dict[str, A
     return device_groups(tags, model, batch.agent.os)
 
 
-def _touch_device(
-    conn: Connection, device_id: uuid.UUID, batch: Batch, received_at: datetime
-) -> None:
-    """Record the device's last contact and current facts in one UPDATE (no read first); a
-    fact the batch does not carry keeps its stored value. A device revoked since the caller
-    authenticated it is refused here, in the batch's transaction, so nothing of it stays."""
-    agent = batch.agent
-    updated = conn.execute(
-        _TOUCH,
-        {
-            "d_id": device_id, "seen": received_at, "seq": batch.seq,
-            "agent_version": agent.version,
-            "new_tags": dict(batch.tags) if batch.tags is not None else None,
-            **{f"new_{name}": getattr(agent, name) for name in _OPTIONAL_FACTS},
-        },
-    )  # fmt: skip
-    if updated.rowcount != 1:
-        revoked = conn.execute(select(DEVICES.c.revoked_at).where(DEVICES.c.id == device_id))
-        if revoked.first() is not None:
-            raise ApiError(401, "token_revoked", REVOKED)
-        raise ApiError(401, "unknown_device", "the device no longer exists; enroll again")
+def _facts(pending: Sequence[Pending]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Per device, what its batches say of it now, folded in arrival order: the latest
+    contact, the highest ``seq``, and each fact from the last batch that carries it (the
+    agent version from the last batch)."""
+    out: dict[uuid.UUID, dict[str, Any]] = {}
+    for p in pending:
+        agent, batch = p.batch.agent, p.batch
+        new = {
+            "seen": p.received_at, "seq": batch.seq, "agent_version": agent.version,
+            "tags": dict(batch.tags) if batch.tags is not None else None,
+            **{name: getattr(agent, name) for name in _OPTIONAL_FACTS},
+        }  # fmt: skip
+        old = out.get(p.device_id)
+        if old is not None:
+            new["seen"] = max(old["seen"], new["seen"])
+            new["seq"] = max(old["seq"], new["seq"])
+            for name in ("tags", *_OPTIONAL_FACTS):
+                if new[name] is None:
+                    new[name] = old[name]
+        out[p.device_id] = new
+    return out
+
+
+def _touch_each(conn: Connection, pending: Sequence[Pending]) -> set[uuid.UUID]:
+    """Record each device's last contact and current facts (one UPDATE of a fixed shape, no
+    read first: a fact no batch carries keeps its stored value); the devices updated. A
+    device revoked since its token was checked is not: the batch's transaction refuses it,
+    so nothing of it stays."""
+    done: set[uuid.UUID] = set()
+    for device_id, facts in _facts(pending).items():
+        updated = conn.execute(
+            _TOUCH,
+            {
+                "d_id": device_id, "seen": facts["seen"], "seq": facts["seq"],
+                "agent_version": facts["agent_version"], "new_tags": facts["tags"],
+                **{f"new_{name}": facts[name] for name in _OPTIONAL_FACTS},
+            },
+        )  # fmt: skip
+        if updated.rowcount == 1:
+            done.add(device_id)
+    return done
+
+
+def _touch_all(conn: Connection, pending: Sequence[Pending]) -> set[uuid.UUID]:
+    """:func:`_touch_each` in one statement (PostgreSQL)."""
+    facts = _facts(pending)
+    if not facts:
+        return set()
+    arrays: dict[str, list[Any]] = {"id": list(facts)}
+    for name in ("seen", "seq", "agent_version", "tags", *_OPTIONAL_FACTS):
+        arrays[name] = [f[name] for f in facts.values()]
+    arrays["tags"] = [None if t is None else json_dumps(t) for t in arrays["tags"]]
+    return set(conn.execute(_TOUCH_ALL, arrays).scalars())
