@@ -38,11 +38,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -53,7 +51,7 @@ from pathlib import Path
 
 import httpx
 from console_data import Populated, populate
-from harness import free_port, stop, wait_healthy
+from harness import free_port, stop, wait_healthy, work_directory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
@@ -318,16 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
 
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        workdir = args.keep.resolve()
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix="dexpulse-console-bench-"))
-    try:
+    with work_directory(args.keep, "dexpulse-console-bench-") as workdir:
         return _bench(args, workdir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _bench(args: argparse.Namespace, workdir: Path) -> int:

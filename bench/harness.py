@@ -6,10 +6,12 @@ The tests import this too (``bench`` is on pytest's path), so both start servers
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -27,6 +29,21 @@ def gzip_bomb(mib_of_zeros: int) -> bytes:
     """A gzip body of ``mib_of_zeros`` MiB of zeros; about 1/1000 of that on the wire."""
     squeezer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     return b"".join(squeezer.compress(bytes(MiB)) for _ in range(mib_of_zeros)) + squeezer.flush()
+
+
+@contextmanager
+def work_directory(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """``keep`` (made if need be, left in place) or a fresh temporary directory removed
+    afterwards: where a benchmark puts its database and server log."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep.resolve()
+        return
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def free_port() -> int:

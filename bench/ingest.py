@@ -108,11 +108,9 @@ import math
 import multiprocessing
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -126,7 +124,7 @@ from typing import Any, TypeVar
 
 import psutil
 from console import bench_database
-from harness import MiB, free_port, stop, wait_healthy
+from harness import MiB, free_port, stop, wait_healthy, work_directory
 from ingest_load import (
     COUNTERS,
     AgentPlan,
@@ -848,16 +846,8 @@ def run(argv: Sequence[str] | None = None) -> Outcome:
     args = parse_args(argv)
     shown_argv = list(sys.argv[1:] if argv is None else argv)
     print("command: " + shlex.join([".venv/bin/python", "bench/ingest.py", *shown_argv]))
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        workdir = args.keep.resolve()
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix="dexpulse-ingest-bench-"))
-    try:
+    with work_directory(args.keep, "dexpulse-ingest-bench-") as workdir:
         return _bench(args, workdir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _bench(args: argparse.Namespace, workdir: Path) -> Outcome:
