@@ -12,8 +12,8 @@ by themselves, and the cost per batch falls.
 Nothing is acknowledged before its transaction commits. A batch refused on its own merits
 (another device's batch id, a revoked device) is refused alone. If the group's transaction
 fails otherwise, each of its batches is written again in a transaction of its own, so a batch
-the database rejects cannot fail the others; a database that is down fails them all, and
-their agents retry.
+the database rejects cannot fail the others; a database that cannot be reached fails them all
+at once (503: their agents retry later).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dexpulse.schema import IngestResponse
@@ -90,6 +91,10 @@ class BatchWriter:
         try:
             with transaction(self.sessions) as session:
                 results = write(session.connection(), [p for p, _ in group], session)
+        except OperationalError as exc:  # the database is unreachable: no use trying each
+            for _, answer in group:
+                answer.set_exception(exc)
+            return
         except Exception as exc:
             if len(group) > 1:
                 log.warning("a group of %d batches failed (%s); writing each alone", len(group),

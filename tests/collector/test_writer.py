@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from support import Collector, make_batch, now
 
-from dexpulse.collector.db import transaction
+from dexpulse.collector.db import make_sessionmaker, transaction
 from dexpulse.collector.errors import ApiError
 from dexpulse.collector.ingest import Pending, prepare, write
 from dexpulse.collector.models import Device, IngestedBatch, SampleRow
@@ -115,6 +116,20 @@ def test_a_batch_the_database_rejects_fails_only_itself(collector: Collector) ->
     assert all(isinstance(futures[i].result(), IngestResponse) for i in (0, 2))
     assert writer.sizes == [3, 1, 1, 1]  # the group, then each alone
     assert stored(collector) == (2, 2)
+
+
+def test_an_unreachable_database_fails_the_group_at_once(
+    collector: Collector, tmp_path: Path
+) -> None:
+    device = collector.enroll()
+    nowhere = create_engine(f"sqlite:///{tmp_path / 'missing' / 'collector.db'}")
+    writer = Gated(make_sessionmaker(nowhere))
+    futures = [writer.submit(pending(device.device_id, seq=i)) for i in range(3)]
+    writer.gate.set()
+    failures = [f.exception(timeout=30) for f in futures]
+    writer.close()
+    assert all(isinstance(e, OperationalError) for e in failures)
+    assert writer.sizes == [3]  # no batch-by-batch retries against a database that is gone
 
 
 def test_closing_writes_what_is_queued(collector: Collector) -> None:
