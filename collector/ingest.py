@@ -190,15 +190,15 @@ def write(
 ) -> list[IngestResponse | ApiError]:
     """Write batches in the caller's transaction; each one's answer, in order.
 
-    Core statements, nothing through the unit of work. Per batch: its row is claimed
-    (inserted unless its id is stored already: the claim is the duplicate check), then the
-    device's last-seen facts are written in one UPDATE of a fixed shape; then the samples of
-    all of them go in one bulk write. A batch refused (another device's batch id, a device
-    revoked meanwhile) leaves nothing behind and does not stop the others. Several batches
-    in one transaction is what lets ingest keep up with a large fleet (see
-    :mod:`.api.ingest`); a single one is the same code. ``session`` (on the same
-    connection) is needed only for batches that carry survey answers; without one it is
-    made."""
+    Core statements, nothing through the unit of work. The batches' rows are claimed
+    (inserted unless their id is stored already: the claim is the duplicate check), their
+    devices' last-seen facts written (an UPDATE of a fixed shape, no read first), then all
+    their samples go in one bulk write; on PostgreSQL the claims and the updates are one
+    statement each for the whole group. A batch refused (another device's batch id, a
+    device revoked meanwhile) leaves nothing behind and does not stop the others. Several
+    batches in one transaction is what lets ingest keep up with a large fleet (see
+    :mod:`.writer`); a single one is the same code. ``session`` (on the same connection) is
+    needed only for batches that carry survey answers; without one it is made."""
     pg = conn.dialect.name == "postgresql"
     if pg:
         _lock(conn, [p.batch.batch_id for p in pending])
@@ -207,13 +207,12 @@ def write(
     for p in pending:
         first.setdefault(p.batch.batch_id, p)
     claimed = (_claim_all if pg else _claim_each)(conn, list(first.values()))
-    refused: dict[uuid.UUID, ApiError] = {}
+    # whose each batch id is: the claimer's, else the device that stored it before
+    owner: dict[uuid.UUID, uuid.UUID | None] = {b: first[b].device_id for b in claimed}
     unclaimed = [b for b in first if b not in claimed]
     if unclaimed:
-        owners = dict(conn.execute(_OWNERS, {"ids": unclaimed}).all())
-        for batch_id in unclaimed:
-            if owners.get(batch_id) != first[batch_id].device_id:
-                refused[batch_id] = ApiError(409, "batch_id_conflict", CONFLICT)
+        owner.update(conn.execute(_OWNERS, {"ids": unclaimed}).all())
+    refused: dict[uuid.UUID, ApiError] = {}
     mine = [p for b, p in first.items() if b in claimed]
     touched = (_touch_all if pg else _touch_each)(conn, mine)
     gone = [p for p in mine if p.device_id not in touched]
@@ -222,6 +221,7 @@ def write(
         revoked = set(conn.execute(_EXISTING, {"ids": list({p.device_id for p in gone})}).scalars())
         for p in gone:
             claimed.discard(p.batch.batch_id)
+            owner[p.batch.batch_id] = None
             refused[p.batch.batch_id] = (
                 ApiError(401, "token_revoked", REVOKED)
                 if p.device_id in revoked
@@ -242,7 +242,9 @@ def write(
     results: list[IngestResponse | ApiError] = []
     for p in pending:
         batch_id = p.batch.batch_id
-        if batch_id in refused:
+        if owner.get(batch_id) not in (None, p.device_id):
+            results.append(ApiError(409, "batch_id_conflict", CONFLICT))
+        elif batch_id in refused:
             results.append(refused[batch_id])
         elif batch_id in stored:
             results.append(stored.pop(batch_id))  # the first delivery; the next: duplicate

@@ -60,14 +60,15 @@ def test_one_transaction_answers_each_batch_on_its_own_merits(collector: Collect
         device = session.get(Device, uuid.UUID(gone.device_id))
         assert device is not None
         device.revoked_at = now()
-    twice = pending(b.device_id)
+    twice, fresh = pending(b.device_id), pending(a.device_id)
     group = [
-        pending(a.device_id),
+        fresh,
         pending(b.device_id, batch_id=str(taken.batch.batch_id)),  # a's batch id
         twice,
         twice,  # delivered twice, both in this group
         pending(gone.device_id),  # revoked meanwhile
         pending(b.device_id, seq=9),
+        pending(b.device_id, batch_id=str(fresh.batch.batch_id)),  # a's, earlier in the group
     ]
     with transaction(collector.sessions) as session:
         results = write(session.connection(), group, session)
@@ -77,6 +78,7 @@ def test_one_transaction_answers_each_batch_on_its_own_merits(collector: Collect
     ]
     assert outcome == [
         "stored", "batch_id_conflict", "stored", "duplicate", "token_revoked", "stored",
+        "batch_id_conflict",
     ]  # fmt: skip
     assert stored(collector) == (4, 4)  # the first batch and three of the group
     with collector.sessions() as session:
