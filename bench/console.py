@@ -15,8 +15,8 @@ feed and fleet page answer in under 200 ms at p95".
    connected to, never written.
 2. **Credentials**: an admin API key (``admin.create_api_key``) for the API, and a console
    admin user (``users.create_user``) for the console's pages.
-3. **The collector as in production**: ``dexpulse collector serve`` in a subprocess (the
-   virtualenv's console script), with ``DEXPULSE_DATABASE_URL``, a free ``DEXPULSE_PORT``,
+3. **The collector as in production**: ``dexpulse collector serve`` in a subprocess
+   (``harness.serve``), with ``DEXPULSE_DATABASE_URL``, a free ``DEXPULSE_PORT``,
    detection and scoring jobs off (they would compete with the requests for the CPU and
    rewrite the data), ``DEXPULSE_MIGRATE_ON_START=true``; its log goes to ``server.log`` in
    the work directory. The benchmark waits for ``/healthz``.
@@ -39,7 +39,6 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -51,7 +50,7 @@ from pathlib import Path
 
 import httpx
 from console_data import Populated, populate
-from harness import free_port, stop, wait_healthy, work_directory
+from harness import serve, work_directory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
@@ -138,33 +137,12 @@ def credentials(database_url: str, now: datetime) -> str:
 
 @contextmanager
 def collector(database_url: str, workdir: Path) -> Iterator[str]:
-    """``dexpulse collector serve`` as in production, on a free port; its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEXPULSE_DATABASE_URL": database_url,
-        "DEXPULSE_PORT": str(port),
-        "DEXPULSE_DATA_DIR": str(workdir),
-        "DEXPULSE_DETECTION_ENABLED": "false",
-        "DEXPULSE_SCORING_ENABLED": "false",
-        "DEXPULSE_MIGRATE_ON_START": "true",
-    }
-    command = [str(Path(sys.executable).parent / "dexpulse"), "collector", "serve"]
-    with (workdir / "server.log").open("ab") as log:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=workdir,  # no stray .env from the checkout
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_healthy(base, proc, timeout=120)
-            yield base
-        finally:
-            stop(proc)
+    """``dexpulse collector serve`` as in production, on a free port, the jobs off (they
+    would compete with the requests and rewrite the data); its base URL."""
+    jobs_off = {"DEXPULSE_DETECTION_ENABLED": "false", "DEXPULSE_SCORING_ENABLED": "false",
+                "DEXPULSE_MIGRATE_ON_START": "true"}  # fmt: skip
+    with serve(database_url, workdir, env=jobs_off, timeout=120) as server:
+        yield server.url
 
 
 def console_session(client: httpx.Client, base_url: str, name: str, password: str) -> None:

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,27 +117,35 @@ class Server:
 
 @contextmanager
 def serve(
-    database_url: str, workdir: Path, *extra_args: str, port: int | None = None
+    database_url: str,
+    workdir: Path,
+    *extra_args: str,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> Iterator[Server]:
-    """``dexpulse collector serve`` on loopback (a free port unless given), logging to
-    workdir/server.log."""
+    """``dexpulse collector serve`` on loopback (a free port unless given), run in
+    ``workdir`` (no stray ``.env`` of the checkout) and logging to workdir/server.log;
+    ``env`` adds settings (``DEXPULSE_*``) to the environment."""
     port = port or free_port()
-    env = {
+    full = {
         **os.environ,
         "DEXPULSE_DATABASE_URL": database_url,
         "DEXPULSE_PORT": str(port),
         "DEXPULSE_DATA_DIR": str(workdir),
+        **(env or {}),
     }
     with (workdir / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             [*CLI, "collector", "serve", *extra_args],
-            env=env,
+            env=full,
+            cwd=workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
-            wait_healthy(f"http://127.0.0.1:{port}", proc)
-            yield Server(f"http://127.0.0.1:{port}", proc, env)
+            wait_healthy(f"http://127.0.0.1:{port}", proc, timeout)
+            yield Server(f"http://127.0.0.1:{port}", proc, full)
         finally:
             stop(proc)

@@ -1,10 +1,10 @@
 """Ingest throughput of the collector as deployed, and the database's own limit beside it.
 
     .venv/bin/python bench/ingest.py [--database-url URL] [--bench-database dexpulse_ingest_bench]
-        [--devices 10000] [--agents 2] [--connections 2|8] [--workers 2]
-        [--warmup 10] [--seconds 30] [--rate BATCHES_PER_S] [--upload-every 5] [--jobs]
-        [--no-ceiling] [--ceiling-writers N] [--ceiling-connections N] [--ceiling-seconds S]
-        [--bulk-size 100] [--timeout 30] [--seed 1] [--keep DIR]
+        [--devices 10000] [--agents 2] [--connections 2|16] [--posts-per-connection 100]
+        [--workers 2] [--warmup 10] [--seconds 30] [--rate BATCHES_PER_S] [--upload-every 5]
+        [--jobs] [--no-ceiling] [--ceiling-writers N] [--ceiling-connections N]
+        [--ceiling-seconds S] [--bulk-size 100] [--timeout 30] [--seed 1] [--keep DIR]
 
 The soak: ``--rate 333 --seconds 1800`` (twice the nominal load of 10,000 devices posting a
 batch a minute, for 30 minutes; add ``--jobs`` for the scheduled jobs, ``--no-ceiling`` to
@@ -45,31 +45,39 @@ stays flat.
    many batches/s in all, spread evenly over the connections (a connection that falls behind
    its schedule posts at once; how far behind is reported, and the target is then to keep
    up). No retries: every answer other than 200 is counted by status, every transport
-   failure by kind. The default concurrency is what each database did best with on the
-   2-core machine (2026-12-03): SQLite 2 x 2 connections (367 batches/s against 344 with
-   2 x 4 and 313 with 2 x 8, whose p99 went to 0.2-1 s: writers queue on SQLite's lock),
-   PostgreSQL 2 x 8 (354 against 315 with 2 x 4 and 252 with 2 x 2).
+   failure by kind. A connection is closed after ``--posts-per-connection`` posts and the
+   next post connects anew: uvicorn's workers share one listening socket, so a connection
+   stays with the worker that accepted it, and a few connections kept for good loaded two
+   workers 88 % and 30 % where agents (a connection per upload round) spread evenly. The
+   default concurrency is what each database did best with on the 2-core machine
+   (2026-12-03, collector at c119bdd): SQLite 2 x 2 connections (388-395 batches/s, 405-416
+   with 2 x 4 but p99 112-140 ms against 38-58; 2 x 8 was slower before), PostgreSQL 2 x 16
+   (484-523 against 435-492 with 2 x 8; p50 doubles to 55-64 ms).
 5. **The collector as in production**: ``dexpulse collector serve --workers W`` (the
-   virtualenv's console script; uvicorn with W worker processes) in a subprocess on a free
+   ``harness.serve``; uvicorn with W worker processes) in a subprocess on a free
    port, its log (access lines at INFO, as shipped) in ``server.log`` in the work directory,
    ``DEXPULSE_DETECTION_ENABLED``, ``DEXPULSE_SCORING_ENABLED`` and
    ``DEXPULSE_RETENTION_ENABLED`` false unless ``--jobs`` (then they run as in production).
    No other setting needs changing: the body caps (1 MiB, 10 MiB inflated, 25,000 JSON
    objects) are far above a batch, and ingest has no rate limit. Two workers by default: one
-   gave 200 batches/s on SQLite against 290 with two, 271 on PostgreSQL against 315 (same
-   load).
+   gave 294 batches/s on SQLite against 395 with two, 319 on PostgreSQL against 523 (same
+   load); three and four were no faster on PostgreSQL.
 6. **Measurement**: ``--warmup`` seconds, then a window of ``--seconds``. A batch counts in the
    window when its answer arrives in it; latency is the POST's wall time (request written to
    answer read) of the acknowledged batches. CPU (user + system, from psutil) over the window,
    as a share of one core (the machine has ``os.cpu_count()`` of them, and the generator
-   shares them with the collector), for the collector's process tree, the agent processes,
-   this process, every ``postgres`` process of the machine when there are any (other clients'
-   queries count too), and the whole machine (what none of these used is "other": another
-   job on the machine). The collector tree's RSS (the sum over its processes, so shared pages
-   count once per process) is read every second: at the window's start and end, its maximum,
-   and, for windows of 2 minutes or more, its slope (least squares over the window, MiB per
-   10 minutes). Every 60 s a progress line shows the last minute's rate, the errors so far
-   and the RSS.
+   shares them with the collector), for the collector's process tree (and per process: how
+   evenly its workers are loaded), the agent processes, this process, every ``postgres``
+   process of the machine when there are any (other clients' queries count too; with what
+   the postmaster's ended children used, such as autovacuum workers), and the
+   whole machine; the processes in none of these groups are "other processes" (the busiest
+   one named: another job on the machine), and what the machine was busy with that no
+   process shows is "in no process" (softirq work for loopback traffic, tick accounting in a
+   VM). The collector tree's RSS (the sum over its processes, so shared pages count once per
+   process) is read every second: at the window's start and end, its maximum, and, for
+   windows of 2 minutes or more, its slope (least squares over the window, MiB per 10
+   minutes). Every 60 s a progress line shows the last minute's rate, the errors so far and
+   the RSS.
 7. **No batch lost**: once the collector has stopped, every batch answered 200 (warm-up
    included) must be in ``batches``, and the samples stored must be those the answers
    accepted.
@@ -82,8 +90,8 @@ stays flat.
    ``--ceiling-connections`` connections in threads (default: one on SQLite, which runs one
    write transaction at a time; on PostgreSQL as many transactions in flight in all as the
    agents have connections, since each commit waits for its WAL flush and concurrent ones
-   share it: with 2 x 1 writers it measured 844 batches/s, 2 x 4 1,214, 2 x 8 1,370). Each
-   writes as its share of the devices in turn. Then the same in transactions of
+   share it: with 2 x 1 writers it measured 844 batches/s, 2 x 4 1,214, 2 x 8 1,370, 2 x 16
+   1,754). Each writes as its share of the devices in turn. Then the same in transactions of
    ``--bulk-size`` batches, for information (on SQLite from one writer: with two, each long
    transaction makes the other sleep in SQLite's busy handler, and bulk measured slower than
    per batch). Each has a warm-up of ``min(--warmup, 5)`` s and
@@ -124,7 +132,7 @@ from typing import Any, TypeVar
 
 import psutil
 from console import bench_database
-from harness import MiB, free_port, stop, wait_healthy, work_directory
+from harness import MiB, free_port, serve, work_directory
 from ingest_load import (
     COUNTERS,
     AgentPlan,
@@ -285,49 +293,36 @@ def collector(database_url: str, workdir: Path, workers: int, jobs: bool) -> Ite
     """``dexpulse collector serve --workers W`` as in production, on a free port."""
     port = free_port()
     enabled = "true" if jobs else "false"
-    env = {
-        **os.environ,
-        "DEXPULSE_DATABASE_URL": database_url,
-        "DEXPULSE_PORT": str(port),
-        "DEXPULSE_DATA_DIR": str(workdir),
+    settings = {
         "DEXPULSE_DETECTION_ENABLED": enabled,
         "DEXPULSE_SCORING_ENABLED": enabled,
         "DEXPULSE_RETENTION_ENABLED": enabled,
         "DEXPULSE_MIGRATE_ON_START": "true",
     }
-    command = [
-        str(Path(sys.executable).parent / "dexpulse"), "collector", "serve",
-        "--workers", str(workers),
-    ]  # fmt: skip
-    with (workdir / "server.log").open("ab") as log:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=workdir,  # no stray .env from the checkout
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_healthy(f"http://{HOST}:{port}", proc, timeout=120)
-            yield Running(f"http://{HOST}:{port}", port, proc)
-        finally:
-            stop(proc)
+    with serve(database_url, workdir, "--workers", str(workers), port=port, env=settings,
+               timeout=120) as server:  # fmt: skip
+        yield Running(server.url, port, server.proc)
 
 
 # -- processes and what they use --------------------------------------------------------------
 
 
 def cpu_seconds(procs: Sequence[psutil.Process]) -> dict[int, float]:
-    """User + system CPU seconds per pid (processes gone meanwhile left out)."""
+    """CPU seconds per pid (processes gone meanwhile left out): see :func:`cpu_used`."""
     out: dict[int, float] = {}
     for proc in procs:
         try:
-            times = proc.cpu_times()
+            out[proc.pid] = cpu_used(proc.cpu_times())
         except psutil.Error:
             continue
-        out[proc.pid] = times.user + times.system
     return out
+
+
+def cpu_used(times: Any) -> float:
+    """User + system time of a process and of its children that have ended: PostgreSQL's
+    autovacuum workers and short-lived backends start and end within a window, and only
+    their parent (the postmaster) shows what they used."""
+    return float(times.user + times.system + times.children_user + times.children_system)
 
 
 def tree(root: psutil.Process) -> list[psutil.Process]:
@@ -353,9 +348,24 @@ def postgres_processes() -> list[psutil.Process]:
 
 
 def machine_busy() -> float:
-    """CPU seconds the machine spent on anything but idling, all cores."""
+    """CPU seconds the machine spent on anything but idling, all cores (guest time is part of
+    user time already)."""
     t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+    fields = ("user", "nice", "system", "irq", "softirq", "steal")
+    return sum(getattr(t, name, 0.0) for name in fields)
+
+
+def every_process() -> dict[int, tuple[float, str]]:
+    """CPU seconds and a short label (its command line) of every process of the machine."""
+    out: dict[int, tuple[float, str]] = {}
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            cpu = cpu_used(proc.cpu_times())
+        except psutil.Error:
+            continue
+        label = " ".join(proc.info["cmdline"] or []) or proc.info["name"] or "?"
+        out[proc.pid] = (cpu, label[:70])
+    return out
 
 
 @dataclass
@@ -364,6 +374,10 @@ class Usage:
     memory once a second (seconds since the window opened, MiB)."""
 
     cpu: dict[str, float] = field(default_factory=dict)
+    """Per group; and ``machine`` (all of it), ``others`` (the processes in no group) and
+    ``unattributed`` (the machine's time no process shows: softirq work, ticks counted
+    differently in a VM)."""
+    busiest_other: tuple[str, float] = ("-", 0.0)
     per_process: dict[str, list[float]] = field(default_factory=dict)
     """Each group's processes' shares, largest first (how evenly uvicorn's workers work)."""
     rss: list[tuple[float, float]] = field(default_factory=list)
@@ -396,6 +410,7 @@ def watch(
     ``memory_of``'s tree every second, a progress line every minute."""
     usage = Usage()
     begin: dict[str, dict[int, float]] = {}
+    everyone: dict[int, tuple[float, str]] = {}
     busy0 = wall0 = 0.0
     tick = phases.go
     last_progress = (phases.go, 0.0)
@@ -404,17 +419,33 @@ def watch(
         now = time.monotonic()
         if not begin and now >= phases.window_start:
             begin = {name: cpu_seconds(procs()) for name, procs in groups.items()}
+            everyone = every_process()
             busy0, wall0 = machine_busy(), time.monotonic()
             if memory_of is not None:
                 usage.rss_start = tree_rss(memory_of)
         if now >= phases.window_end:
             wall = time.monotonic() - wall0
+            grouped: set[int] = set()
             for name, procs in groups.items():
                 end = cpu_seconds(procs())
                 used = [100 * (v - begin[name].get(pid, 0.0)) / wall for pid, v in end.items()]
                 usage.cpu[name] = sum(used)
                 usage.per_process[name] = sorted(used, reverse=True)
-            usage.cpu["machine"] = 100 * (machine_busy() - busy0) / wall
+                grouped |= end.keys() | begin[name].keys()
+            machine = 100 * (machine_busy() - busy0) / wall
+            shares = {
+                pid: (100 * (cpu - everyone.get(pid, (0.0, ""))[0]) / wall, label)
+                for pid, (cpu, label) in every_process().items()
+            }
+            others = [
+                (share, label) for pid, (share, label) in shares.items() if pid not in grouped
+            ]
+            usage.cpu["machine"] = machine
+            usage.cpu["others"] = sum(share for share, _ in others)
+            usage.cpu["unattributed"] = max(0.0, machine - sum(v for v, _ in shares.values()))
+            if others:
+                share, who = max(others)
+                usage.busiest_other = (who, share)
             if memory_of is not None:
                 usage.rss_end = tree_rss(memory_of)
                 usage.rss_max = max(peak, usage.rss_end)
@@ -527,7 +558,7 @@ def http_phase(
     rate = args.rate / agents if args.rate else None
     plans = [
         AgentPlan(i, HOST, server.port, share, pool.bodies, args.connections, rate,
-                  args.timeout, args.seed)
+                  args.timeout, args.seed, args.posts_per_connection)
         for i, share in enumerate(split(devices, agents))
     ]  # fmt: skip
     root = psutil.Process(server.proc.pid)
@@ -739,7 +770,11 @@ def report_rows(
     ]  # fmt: skip
     for c in ceilings:
         name = "per batch" if c.per_transaction == 1 else f"bulk, {c.per_transaction} a txn"
-        used = ", ".join(f"{k} {v:.0f} %" for k, v in c.usage.cpu.items())
+        used = ", ".join(
+            f"{k} {c.usage.cpu[k]:.0f} %"
+            for k in ("writers", "postgres", "others", "machine")
+            if k in c.usage.cpu
+        )
         used += f"; writers {10 * c.usage.cpu['writers'] / max(1.0, c.batches_s):.2f} ms a batch"
         result = f"{c.batches_s:,.1f} batches/s ({c.writers} x {c.connections} writers; CPU {used})"
         if c.report.errors:
@@ -767,14 +802,21 @@ def cpu_rows(args: argparse.Namespace, http: HttpPhase) -> list[tuple[str, str, 
         ("generator CPU", f"{cpu['agents'] + cpu['bench']:.0f} % (agents {cpu['agents']:.0f} %: "
          f"{per_request_us:.0f} us a request; this process {cpu['bench']:.0f} %)", ""),
     ]  # fmt: skip
-    known = cpu["collector"] + cpu["agents"] + cpu["bench"]
     if "postgres" in cpu:
         rows.append(("PostgreSQL CPU (all postgres)", f"{cpu['postgres']:.0f} %", ""))
-        known += cpu["postgres"]
-    cores = os.cpu_count() or 1
-    rows.append(("machine busy / other", f"{cpu['machine']:.0f} % of {100 * cores} % / "
-                 f"{max(0.0, cpu['machine'] - known):.0f} %", ""))  # fmt: skip
-    return rows
+    return rows + machine_rows(http.usage)
+
+
+def machine_rows(usage: Usage) -> list[tuple[str, str, str]]:
+    """How busy the machine was, and with what else: the figures are only as good as the
+    other processes left them."""
+    cpu, cores = usage.cpu, os.cpu_count() or 1
+    who, share = usage.busiest_other
+    return [
+        ("machine busy", f"{cpu['machine']:.0f} % of {100 * cores} %", ""),
+        ("other processes", f"{cpu['others']:.0f} % (busiest {share:.0f} %: {who}); in no "
+         f"process {cpu['unattributed']:.0f} %", "0"),
+    ]  # fmt: skip
 
 
 def samples_match(stored: Stored, report: AgentReport) -> bool:
@@ -796,7 +838,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--devices", type=int, default=10_000)
     add("--agents", type=int, default=2, help="agent processes")
     add("--connections", type=int,
-        help="keep-alive connections per agent (default: SQLite 2, PostgreSQL 8)")  # fmt: skip
+        help="keep-alive connections per agent (default: SQLite 2, PostgreSQL 16)")  # fmt: skip
+    add("--posts-per-connection", type=int, default=100,
+        help="reconnect after this many posts (0: never)")  # fmt: skip
     add("--workers", type=int, default=2, help="the collector's uvicorn workers")
     add("--warmup", type=float, default=10.0, help="seconds before the window")
     add("--seconds", type=float, default=30.0, help="the measurement window")
@@ -817,7 +861,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "database) in this directory")  # fmt: skip
     args = parser.parse_args(argv)
     if args.connections is None:  # the concurrency each database does best with (docstring)
-        args.connections = 8 if args.database_url else 2
+        args.connections = 16 if args.database_url else 2
     if min(args.devices, args.agents, args.connections, args.workers, args.upload_every) < 1:
         parser.error("--devices, --agents, --connections, --workers, --upload-every: at least 1")
     if args.seconds <= 0 or args.warmup < 0 or (args.rate is not None and args.rate <= 0):

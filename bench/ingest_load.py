@@ -272,6 +272,8 @@ class AgentPlan:
     rate: float | None
     timeout_s: float
     seed: int
+    posts_per_connection: int = 0
+    """Reconnect after this many posts (0: never)."""
 
 
 @dataclass
@@ -369,6 +371,8 @@ class _Lane:
                 self._error(exc.kind, "")
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000
+            if self.plan.posts_per_connection and turn % self.plan.posts_per_connection == 0:
+                self.conn.close()  # the next post connects anew, maybe to another worker
             if status != 200:
                 self._error(f"HTTP {status}", answer[:300].decode(errors="replace"))
                 continue
