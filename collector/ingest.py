@@ -334,15 +334,12 @@ def _write_samples(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     # as SQLAlchemy's column types bind them on SQLite (ids as 32 hex digits, times as naive
     # UTC text with microseconds: a test holds the two equal), formatted here directly, which
     # costs a tenth of calling the types' processors for every value
-    ids: dict[uuid.UUID, str] = {}
+    hexes = {u: u.hex for row in rows for u in row[:2]}  # a batch's rows share both ids
     conn.exec_driver_sql(
         f"INSERT INTO samples ({columns}) VALUES (?, ?, ?, ?, ?)",
         [
-            (
-                ids.get(d) or ids.setdefault(d, d.hex), ids.get(b) or ids.setdefault(b, b.hex),
-                kind, ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds"),
-                data,
-            )
+            (hexes[d], hexes[b], kind,
+             ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds"), data)
             for d, b, kind, ts, data in rows
         ],
     )  # fmt: skip
