@@ -204,11 +204,15 @@ def measure(
 
 def api_urls(data: Populated) -> list[tuple[str, str]]:
     since = (data.now - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
+    month = (data.now.date() - timedelta(days=29)).isoformat()
     urls = [
         ("outage feed", "/api/v1/outages?limit=50"),
         ("fleet score", "/api/v1/scores/fleet"),
         ("scores by site", "/api/v1/scores/groups?by=site"),
+        ("scores by app", "/api/v1/scores/groups?by=app"),
         ("XLA report", "/api/v1/scores/xla"),
+        ("fleet score, 30 days", f"/api/v1/scores/fleet?since={month}"),
+        ("XLA by site, 30 days", f"/api/v1/scores/xla?by=site&since={month}"),
     ]
     if data.open_outages:
         urls.insert(1, ("open outage (largest)", f"/api/v1/outages/{data.open_outages[0]}"))

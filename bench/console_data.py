@@ -55,7 +55,7 @@ What is written, all with SQLAlchemy Core executemany in chunks:
   sampled device's hours and days are exactly what production would have stored for them.
   Its days exist only where it reported (a laptop asleep all weekend has no day), so
   ``score_days`` holds slightly fewer than ``devices x days`` rows.
-* ``score_rollups``: every day rolled up per group (fleet, site, department, model, OS, app)
+* ``score_rollups``: every day rolled up per group (fleet, model, OS, OS build, app, each tag)
   by ``collector.scores.rollups.rebuild``, as the scoring job keeps them for the console's
   fleet page.
 

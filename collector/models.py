@@ -404,11 +404,15 @@ class ScoreRollup(Base):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
-    """fleet, site, department, model, os or app."""
+    """fleet, model, os, os_build, app or a device tag (site, department...)."""
     value: Mapped[str] = mapped_column(String(256), primary_key=True)
     devices: Mapped[int]
     score_sum: Mapped[float] = mapped_column(Float)
     at_target: Mapped[int]
     losses: Mapped[dict[str, Any]]
     """cause -> points lost in all by the group's devices that day."""
+    components: Mapped[dict[str, Any]]
+    """component -> [sum of the device-days' component scores, device-days with it]."""
+    histogram: Mapped[dict[str, Any]]
+    """Tenth of a point (``floor(score * 10)``, as text) -> device-days scored in it."""
     updated_at: Mapped[datetime]

@@ -2,9 +2,14 @@
 
 Scores come from the device-days the scoring job stored (:mod:`..scores.job`); a range is
 whole UTC days, ``since`` to ``until`` inclusive, by default the last seven days. Every score
-carries its breakdown: the points of the 100 each cause cost, in words and numbers. Groups of
-fewer devices than the configured minimum (5) are counted but not scored, so a score never
-describes two or three identifiable people.
+carries its breakdown: the points of the 100 each cause cost, in words and numbers.
+
+A device's score over a range is rolled up from its days' aggregates. The fleet's and a
+group's is the mean over their *device-days* in the range, read from the per-day rollups the
+scoring job keeps (:mod:`..scores.rollups`), as the console's fleet page shows it: a few rows
+per day whatever the fleet's size, so a 10,000-device fleet answers in milliseconds. Groups
+whose busiest day had fewer devices than the configured minimum (5) are counted but not
+scored, so a score never describes two or three identifiable people.
 """
 
 from __future__ import annotations
@@ -21,14 +26,11 @@ from pydantic import BaseModel, Field
 
 from ..errors import ApiError
 from ..models import Device
-from ..scores.queries import (
-    day_scores,
-    device_periods,
-    group_scores,
-    groups_of,
-    xla,
-)
-from ..scoring import GroupScore, PeriodScore, ScoringConfig, score_group
+from ..scores import rollups
+from ..scores.queries import day_scores, device_periods, weeks
+from ..scores.rollups import Sums
+from ..scoring import PeriodScore, ScoringConfig
+from ..scoring.catalogue import cause_label, component_of
 from .deps import SessionDep, SettingsDep, ViewerDep
 
 router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
@@ -41,7 +43,7 @@ By = Annotated[
     Query(
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="model, os_build, os, app (from the latest inventory) or any device tag "
-        "(site, department...)",
+        "(site, department...), as it was on each day",
     ),
 ]
 
@@ -61,10 +63,11 @@ class Breakdown(BaseModel):
 
 class GroupView(Breakdown):
     group: str
-    devices: int = Field(description="Devices of the group with a score in the range.")
+    devices: int = Field(description="The most devices of the group scored on one day.")
+    device_days: int = Field(description="Device-days of the group scored in the range.")
     shown: bool = Field(description="False when the group is too small to show its score.")
     at_or_above_target: float | None = Field(
-        description="Share (0-1) of the group's devices at or above the XLA target."
+        description="Share (0-1) of the group's device-days at or above the XLA target."
     )
 
 
@@ -95,10 +98,11 @@ class DeviceScoreView(Breakdown, Range):
 
 
 class XlaRowView(BaseModel):
-    week: date = Field(description="Monday of the ISO week.")
+    week: date = Field(description="Monday of the ISO week (its days within the range).")
     group: str
-    devices: int
-    at_or_above_target: int | None
+    devices: int = Field(description="The most devices of the group scored on one day.")
+    device_days: int
+    at_or_above_target: int | None = Field(description="Device-days at or above the target.")
     share: float | None
     mean_score: float | None
 
@@ -113,7 +117,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _breakdown(score: PeriodScore | GroupScore | None) -> dict[str, object]:
+def _breakdown(score: PeriodScore | None) -> dict[str, object]:
     if score is None:
         return {"score": None, "components": {}, "losses": []}
     return {
@@ -123,6 +127,19 @@ def _breakdown(score: PeriodScore | GroupScore | None) -> dict[str, object]:
             LossView(cause=x.cause, component=x.component, points=round(x.points, 1),
                      detail=x.detail)
             for x in score.losses
+        ],
+    }  # fmt: skip
+
+
+def _group_breakdown(sums: Sums) -> dict[str, object]:
+    return {
+        "score": _round(sums.score),
+        "components": {k: round(v, 1) for k, v in sums.mean_components().items()},
+        "losses": [
+            LossView(cause=cause, component=component_of(cause), points=round(points, 1),
+                     detail=f"{cause_label(cause)}: {points:.1f} points per device-day on "
+                            "average")
+            for cause, points in sums.mean_losses()
         ],
     }  # fmt: skip
 
@@ -141,12 +158,23 @@ def _range(request: Request, since: date | None, until: date | None) -> tuple[da
     return since, until
 
 
-def _group_view(value: str, devices: int, score: GroupScore | None) -> GroupView:
+def _group_view(value: str, sums: Sums, config: ScoringConfig) -> GroupView:
+    shown = sums.devices > 0 and sums.peak_devices >= config.min_group_size
+    share = sums.at_or_above(config.xla_target) / sums.devices if shown else None
     return GroupView(
-        group=value, devices=devices, shown=score is not None,
-        at_or_above_target=None if score is None else round(score.xla_share, 3),
-        **_breakdown(score),
+        group=value, devices=sums.peak_devices, device_days=sums.devices, shown=shown,
+        at_or_above_target=None if share is None else round(share, 3),
+        **(_group_breakdown(sums) if shown else _breakdown(None)),
     )  # fmt: skip
+
+
+def _totals(days: dict[tuple[str, date], Sums], first: date, last: date) -> dict[str, Sums]:
+    """Each group's sums over the days from ``first`` to ``last``."""
+    out: dict[str, Sums] = {}
+    for (value, day), sums in days.items():
+        if first <= day <= last:
+            out.setdefault(value, Sums()).merge(sums)
+    return out
 
 
 def _config(settings: SettingsDep, target: float | None) -> ScoringConfig:
@@ -168,9 +196,9 @@ def fleet(
     """The whole fleet's score over the range, with its breakdown."""
     first, last = _range(request, since, until)
     config = _config(settings, target)
-    periods = device_periods(day_scores(session, first, last), config)
-    scored = [p for p in periods.values() if p.score is not None]
-    view = _group_view("fleet", len(scored), score_group(scored, config))
+    days = rollups.read(session, rollups.FLEET[0], first, last)
+    total = _totals(days, first, last).get(rollups.FLEET[1], Sums())
+    view = _group_view("fleet", total, config)
     return FleetView(**view.model_dump(), since=first, until=last, xla_target=config.xla_target)
 
 
@@ -182,14 +210,12 @@ def groups(
     """Each group's score over the range (largest group first); small groups not shown."""
     first, last = _range(request, since, until)
     config = _config(settings, target)
-    periods = device_periods(day_scores(session, first, last), config)
-    membership = groups_of(session, by, periods)
-    views = [
-        _group_view(g.value, g.devices, g.score) for g in group_scores(periods, membership, config)
-    ]
+    totals = _totals(rollups.read(session, by, first, last), first, last)
+    order = sorted(totals.items(), key=lambda item: (-item[1].peak_devices, item[0]))
     return GroupList(
         since=first, until=last, by=by, xla_target=config.xla_target,
-        min_group_size=config.min_group_size, groups=views,
+        min_group_size=config.min_group_size,
+        groups=[_group_view(value, sums, config) for value, sums in order],
     )  # fmt: skip
 
 
@@ -218,16 +244,23 @@ def _xla_rows(
 ) -> XlaReport:  # fmt: skip
     first, last = _range(request, since, until)
     config = _config(settings, target)
-    days = day_scores(session, first, last)
-    membership = groups_of(session, by, days) if by else None
-    rows = xla(days, membership, first, last, config.xla_target, config)
-    return XlaReport(
-        since=first, until=last, by=by, target=config.xla_target,
-        rows=[XlaRowView(week=r.week, group=r.group, devices=r.devices,
-                         at_or_above_target=r.at_target,
-                         share=None if r.share is None else round(r.share, 3),
-                         mean_score=_round(r.mean_score)) for r in rows],
-    )  # fmt: skip
+    days = rollups.read(session, by or rollups.FLEET[0], first, last)
+    rows: list[XlaRowView] = []
+    for start, end in weeks(first, last):
+        monday = start - timedelta(days=start.weekday())
+        totals = _totals(days, start, end)
+        for value, sums in sorted(totals.items(), key=lambda i: (-i[1].peak_devices, i[0])):
+            row = XlaRowView(
+                week=monday, group="fleet" if by is None else value,
+                devices=sums.peak_devices, device_days=sums.devices,
+                at_or_above_target=None, share=None, mean_score=None,
+            )  # fmt: skip
+            if sums.devices and sums.peak_devices >= config.min_group_size:
+                row.at_or_above_target = sums.at_or_above(config.xla_target)
+                row.share = round(row.at_or_above_target / sums.devices, 3)
+                row.mean_score = _round(sums.score)
+            rows.append(row)
+    return XlaReport(since=first, until=last, by=by, target=config.xla_target, rows=rows)
 
 
 OptionalBy = Annotated[
@@ -242,18 +275,19 @@ def xla_report(
     by: OptionalBy = None, since: Since = None, until: Until = None, target: Target = None,
     format: Literal["json", "csv"] = "json",
 ) -> XlaReport | Response:  # fmt: skip
-    """The share of devices at or above the target score, per group per ISO week
+    """The share of device-days at or above the target score, per group per ISO week
     (``format=csv`` for a spreadsheet)."""
     report = _xla_rows(request, session, settings, by, since, until, target)
     if format == "json":
         return report
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["week", "group_by", "group", "devices", "at_or_above_target", "share",
-                     "target", "mean_score"])  # fmt: skip
+    writer.writerow(["week", "group_by", "group", "devices", "device_days",
+                     "at_or_above_target", "share", "target", "mean_score"])  # fmt: skip
     for r in report.rows:
         writer.writerow([r.week.isoformat(), by or "fleet", _cell(r.group), r.devices,
-                         _blank(r.at_or_above_target), _blank(r.share), report.target,
+                         r.device_days, _blank(r.at_or_above_target), _blank(r.share),
+                         report.target,
                          _blank(r.mean_score)])  # fmt: skip
     name = f"xla-{by or 'fleet'}-{report.since}-{report.until}.csv"
     return Response(

@@ -66,7 +66,7 @@ def overview(session: Session, config: ScoringConfig, today: date, days: int) ->
         since, today, fleet, trend, target=config.xla_target,
         min_group_size=config.min_group_size, as_of=rollups.newest(session),
     )  # fmt: skip
-    groups = rollups.group_totals(session, since, today)
+    groups = rollups.group_totals(session, since, today, [by for by, _ in DIMENSIONS])
     for by, _ in DIMENSIONS:
         rows, hidden = [], 0
         for (dimension, value), total in groups.items():

@@ -1,15 +1,16 @@
-"""Per-day sums of the device-day scores, per group: what the console's fleet page reads.
+"""Per-day sums of the device-day scores, per group: what the fleet page and the scores API
+read for a fleet or a group of devices.
 
 Rolling a week of 10,000 devices up from their stored days takes seconds (each day is a
-document of aggregates); the fleet page must answer in a fraction of one. So the scoring job
-keeps, per UTC day and group (the fleet, each site, department, model, OS and app), the number
-of devices scored, the sum of their day scores, how many were at or above the XLA target and
-the points each cause cost them in all. Any range is then a sum over a few rows per day.
+document of aggregates); a page or an API call must answer in a fraction of one. So the
+scoring job keeps, per UTC day and group (the fleet, each model, OS, OS build, app and each
+value of every device tag such as site or department), the number of devices scored, the sum
+of their day scores, the sum of each component's score (and how many had it), the points each
+cause cost them in all, and how many scored in each tenth of a point. Any range is then a sum
+over a few rows per day, and the share at or above any target a sum over the histogram.
 
 What a range means here: the mean over the *device-days* in it (each day a device was scored
-counts once), which is what these sums can give. The scores API rolls each device's days up
-first and then averages devices, so the two can differ a little on devices with few hours on
-some days. Group membership is the device's as it is when the day is rolled up.
+counts once). Group membership is the device's as it was when the day was rolled up.
 
 A day is rolled up again when the scoring job rescored some of its devices and its rollup is
 older than :data:`REFRESH` (so today's rollup is at most that much behind its days), and
@@ -19,6 +20,8 @@ rolled up newest first within a time budget per run.
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -38,13 +41,24 @@ REFRESH = timedelta(minutes=5)
 BACKFILL_BUDGET_S = 1.0
 """Days without a rollup are rolled up, newest first, until a run has spent this long."""
 BACKFILL_DAYS = 400
-DIMENSIONS = ("site", "department", "model", "os", "app")
+COLUMNS = ("model", "os", "os_build")
+"""Dimensions read from the devices table; ``app`` comes from the latest inventory, and every
+device tag is a dimension of its own (a tag named like a column is the column)."""
 FLEET = ("fleet", "all")
+DIMENSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+"""What a dimension may be called: the scores API's ``by``; other tag keys are not rolled up."""
+
+
+def tenth(target: float) -> int:
+    """The histogram bin from which a day score counts as at or above ``target`` (a target
+    between two tenths of a point counts from the next tenth up)."""
+    return math.ceil(round(target * 10, 6))
 
 
 @dataclass
 class Sums:
-    """A group's device-days: count, score sum, at or above target, points lost per cause."""
+    """A group's device-days: count, score sum, at or above target, points lost per cause,
+    component sums and the histogram of the day scores."""
 
     devices: int = 0
     score_sum: float = 0.0
@@ -52,13 +66,29 @@ class Sums:
     losses: dict[str, float] = field(default_factory=dict)
     peak_devices: int = 0
     """The most devices on one day (what decides whether a group is large enough to show)."""
+    components: dict[str, list[float]] = field(default_factory=dict)
+    """component -> [sum of its scores, device-days that had it]."""
+    histogram: dict[int, int] = field(default_factory=dict)
+    """``floor(score * 10)`` -> device-days."""
 
-    def add(self, score: float, losses: Iterable[tuple[str, float]], target: float) -> None:
+    def add(
+        self,
+        score: float,
+        losses: Iterable[tuple[str, float]],
+        target: float,
+        components: Iterable[tuple[str, float]] = (),
+    ) -> None:
         self.devices += 1
         self.score_sum += score
         self.at_target += score >= target
         for cause, points in losses:
             self.losses[cause] = self.losses.get(cause, 0.0) + points
+        for component, value in components:
+            got = self.components.setdefault(component, [0.0, 0])
+            got[0] += value
+            got[1] += 1
+        at = math.floor(score * 10)
+        self.histogram[at] = self.histogram.get(at, 0) + 1
 
     def merge(self, other: Sums) -> None:
         self.devices += other.devices
@@ -67,6 +97,12 @@ class Sums:
         for cause, points in other.losses.items():
             self.losses[cause] = self.losses.get(cause, 0.0) + points
         self.peak_devices = max(self.peak_devices, other.devices)
+        for component, (total, n) in other.components.items():
+            got = self.components.setdefault(component, [0.0, 0])
+            got[0] += total
+            got[1] += n
+        for at, n in other.histogram.items():
+            self.histogram[at] = self.histogram.get(at, 0) + n
 
     @property
     def score(self) -> float | None:
@@ -75,6 +111,14 @@ class Sums:
     @property
     def share_at_target(self) -> float | None:
         return self.at_target / self.devices if self.devices else None
+
+    def at_or_above(self, target: float) -> int:
+        """Device-days scored at or above ``target`` (to a tenth of a point, :func:`tenth`)."""
+        first = tenth(target)
+        return sum(n for at, n in self.histogram.items() if at >= first)
+
+    def mean_components(self) -> dict[str, float]:
+        return {c: total / n for c, (total, n) in self.components.items() if n}
 
     def mean_losses(self) -> list[tuple[str, float]]:
         """Points per device-day per cause, largest first (they add up to 100 - score)."""
@@ -85,13 +129,14 @@ class Sums:
 
 
 def roll_day(
-    days: Iterable[tuple[uuid.UUID, float | None, Any]],
+    days: Iterable[tuple[uuid.UUID, float | None, Any, Any]],
     membership: Mapping[str, Mapping[uuid.UUID, set[str]]],
     target: float,
 ) -> dict[tuple[str, str], Sums]:
-    """Pure: one day's (device, score, losses document list) rows into sums per group."""
+    """Pure: one day's (device, score, losses document list, components document) rows into
+    sums per group."""
     out: dict[tuple[str, str], Sums] = defaultdict(Sums)
-    for device, score, losses in days:
+    for device, score, losses, components in days:
         if score is None:
             continue
         lost = [
@@ -99,23 +144,29 @@ def roll_day(
             for item in losses or []
             if isinstance(item, Mapping) and "cause" in item and "points" in item
         ]
-        out[FLEET].add(score, lost, target)
+        parts = [
+            (str(c), float(v))
+            for c, v in (components.items() if isinstance(components, Mapping) else ())
+            if isinstance(v, int | float)
+        ]
+        out[FLEET].add(score, lost, target, parts)
         for dimension, members in membership.items():
             for value in members.get(device, ()):
-                out[(dimension, value)].add(score, lost, target)
+                out[(dimension, value)].add(score, lost, target, parts)
     return dict(out)
 
 
 def refresh(session: Session, day: date, target: float, now: datetime) -> int:
     """Roll ``day`` up again from its stored device-days; returns the groups written."""
     rows = session.execute(
-        select(ScoreDay.device_id, ScoreDay.score, ScoreDay.document["losses"]).where(
-            ScoreDay.day == day
-        )
-    ).all()
+        select(
+            ScoreDay.device_id, ScoreDay.score, ScoreDay.document["losses"],
+            ScoreDay.document["components"],
+        ).where(ScoreDay.day == day)
+    ).all()  # fmt: skip
     devices = [row[0] for row in rows]
     membership = _membership(session, devices)
-    sums = roll_day(((r[0], r[1], r[2]) for r in rows), membership, target)
+    sums = roll_day(((r[0], r[1], r[2], r[3]) for r in rows), membership, target)
     session.execute(delete(ScoreRollup).where(ScoreRollup.day == day))
     upsert(
         session,
@@ -129,31 +180,37 @@ def refresh(session: Session, day: date, target: float, now: datetime) -> int:
                 "score_sum": s.score_sum,
                 "at_target": s.at_target,
                 "losses": s.losses,
+                "components": s.components,
+                "histogram": {str(at): n for at, n in s.histogram.items()},
                 "updated_at": now,
             }  # fmt: skip
             for (dimension, value), s in sums.items()
         ],
         ("day", "dimension", "value"),
-        ("devices", "score_sum", "at_target", "losses", "updated_at"),
+        ("devices", "score_sum", "at_target", "losses", "components", "histogram", "updated_at"),
     )
     return len(sums)
 
 
 def _membership(session: Session, devices: list[uuid.UUID]) -> dict[str, dict[uuid.UUID, set[str]]]:
-    """Each device's groups: site, department, model and OS from one pass over the devices
-    table (as ``groups_of`` reads them), apps from the latest inventories."""
-    out: dict[str, dict[uuid.UUID, set[str]]] = {d: {} for d in DIMENSIONS}
+    """Each device's groups: model, OS, OS build and every tag (site, department...) from
+    one pass over the devices table, as ``groups_of`` reads them; apps from the latest
+    inventories."""
+    out: dict[str, dict[uuid.UUID, set[str]]] = defaultdict(dict)
     for chunk in chunks(devices, 500):
-        for device_id, model, os, tags in session.execute(
-            select(Device.id, Device.model, Device.os, Device.tags).where(Device.id.in_(chunk))
+        for device_id, model, os, os_build, tags in session.execute(
+            select(Device.id, Device.model, Device.os, Device.os_build, Device.tags).where(
+                Device.id.in_(chunk)
+            )
         ):
-            facts = {**(tags or {}), "model": model, "os": os}
-            for dimension in ("site", "department", "model", "os"):
-                value = facts.get(dimension)
+            facts = {**(tags or {}), "model": model, "os": os, "os_build": os_build}
+            for dimension, value in facts.items():
+                if dimension in ("app", FLEET[0]) or not DIMENSION.match(dimension):
+                    continue
                 if value not in (None, ""):
                     out[dimension][device_id] = {str(value)}
     out["app"] = groups_of(session, "app", devices)
-    return out
+    return dict(out)
 
 
 def refresh_due(session: Session, changed: Iterable[date], target: float, now: datetime) -> int:
@@ -200,24 +257,37 @@ def rebuild(session: Session, first: date, last: date, target: float, now: datet
 
 def fleet_days(session: Session, first: date, last: date) -> dict[date, Sums]:
     """The fleet's stored sums for each day from ``first`` to ``last`` (one row a day)."""
+    return {day: sums for (_, day), sums in read(session, FLEET[0], first, last).items()}
+
+
+def read(session: Session, dimension: str, first: date, last: date) -> dict[tuple[str, date], Sums]:
+    """Every stored (group value, day) of ``dimension`` from ``first`` to ``last``."""
     rows = session.execute(
         select(
-            ScoreRollup.day, ScoreRollup.devices, ScoreRollup.score_sum, ScoreRollup.at_target,
-            ScoreRollup.losses,
+            ScoreRollup.value, ScoreRollup.day, ScoreRollup.devices, ScoreRollup.score_sum,
+            ScoreRollup.at_target, ScoreRollup.losses, ScoreRollup.components,
+            ScoreRollup.histogram,
         ).where(
-            ScoreRollup.dimension == FLEET[0],
-            ScoreRollup.value == FLEET[1],
-            ScoreRollup.day >= first,
-            ScoreRollup.day <= last,
+            ScoreRollup.dimension == dimension, ScoreRollup.day >= first, ScoreRollup.day <= last
         )
     )  # fmt: skip
-    return {day: Sums(n, total, at, dict(lost or {}), n) for day, n, total, at, lost in rows}
+    return {
+        (value, day): Sums(
+            n, total, at, dict(lost or {}), n,
+            {str(c): [float(v[0]), int(v[1])] for c, v in (components or {}).items()},
+            {int(b): int(k) for b, k in (histogram or {}).items()},
+        )
+        for value, day, n, total, at, lost, components, histogram in rows
+    }  # fmt: skip
 
 
-def group_totals(session: Session, first: date, last: date) -> dict[tuple[str, str], Sums]:
-    """Every group's sums over the days from ``first`` to ``last``, added up by the database
-    (one row per group, not per group and day): devices, score and the most devices on one
-    day. The points lost per cause are left out; the page shows them for the fleet only."""
+def group_totals(
+    session: Session, first: date, last: date, dimensions: Iterable[str]
+) -> dict[tuple[str, str], Sums]:
+    """The sums of every group of ``dimensions`` over the days from ``first`` to ``last``,
+    added up by the database (one row per group, not per group and day): devices, score and
+    the most devices on one day. The points lost per cause are left out; the page shows them
+    for the fleet only."""
     rows = session.execute(
         select(
             ScoreRollup.dimension, ScoreRollup.value, func.sum(ScoreRollup.devices),
@@ -225,7 +295,9 @@ def group_totals(session: Session, first: date, last: date) -> dict[tuple[str, s
             func.max(ScoreRollup.devices),
         )
         .where(
-            ScoreRollup.dimension != FLEET[0], ScoreRollup.day >= first, ScoreRollup.day <= last
+            ScoreRollup.dimension.in_(list(dimensions)),
+            ScoreRollup.day >= first,
+            ScoreRollup.day <= last,
         )
         .group_by(ScoreRollup.dimension, ScoreRollup.value)
     )  # fmt: skip

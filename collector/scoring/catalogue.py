@@ -132,6 +132,15 @@ def cause_label(cause: str) -> str:
     return cause
 
 
+def component_of(cause: str) -> str:
+    """The component a loss cause belongs to ("" for a name this catalogue does not know)."""
+    if cause in METRICS:
+        return METRICS[cause].component
+    if cause in EVENTS:
+        return RELIABILITY
+    return SENTIMENT if cause == SENTIMENT_CAUSE else ""
+
+
 def describe(bands: dict[str, tuple[float, float]]) -> dict[str, tuple[str, str]]:
     """(what poor means, what fair means) per metric under ``bands`` (measure -> good, poor),
     for the detail lines: a loss says which line was crossed, not just that one was."""

@@ -31,14 +31,20 @@ def loss(cause: str, points: float) -> dict[str, Any]:
 def test_a_day_is_summed_per_group() -> None:
     membership = {"site": {A: {"Brussels"}, B: {"Paris"}}, "app": {A: {"Teams", "Zoom"}}}
     rows = [
-        (A, 90.0, [loss("wifi_signal", 6.0), loss("cpu", 4.0)]),
-        (B, 70.0, [loss("wifi_signal", 30.0)]),
-        (uuid.uuid4(), None, []),  # a device without a score that day counts nowhere
-    ]
+        (A, 90.0, [loss("wifi_signal", 6.0), loss("cpu", 4.0)],
+         {"network": 94.0, "performance": 96.0}),
+        (B, 70.0, [loss("wifi_signal", 30.0)], {"network": 70.0}),
+        (uuid.uuid4(), None, [], {}),  # a device without a score that day counts nowhere
+    ]  # fmt: skip
     sums = rollups.roll_day(rows, membership, target=80.0)
     whole = sums[rollups.FLEET]
     assert (whole.devices, whole.score, whole.at_target) == (2, 80.0, 1)
     assert whole.mean_losses() == [("wifi_signal", 18.0), ("cpu", 2.0)]
+    assert whole.mean_components() == {"network": 82.0, "performance": 96.0}
+    assert whole.histogram == {900: 1, 700: 1}
+    assert [whole.at_or_above(t) for t in (0, 70, 70.01, 89.9, 90, 90.05, 100)] == [
+        2, 2, 1, 1, 1, 0, 0,
+    ]  # fmt: skip
     assert 100 - sum(p for _, p in whole.mean_losses()) == whole.score
     assert sums[("site", "Paris")].score == 70.0
     assert sums[("app", "Zoom")].devices == 1 and ("app", "Paris") not in sums
@@ -56,7 +62,7 @@ def test_the_scoring_job_rolls_up_what_it_scores(collector: Collector) -> None:
     day = MONDAY.date()
     with collector.sessions() as session:
         whole = rollups.fleet_days(session, day, day)[day]
-        groups = rollups.group_totals(session, day, day)
+        groups = rollups.group_totals(session, day, day, ["site", "department"])
         periods = device_periods(day_scores(session, day, day), CONFIG)
     group = score_group(periods.values(), CONFIG)
     assert group is not None
@@ -108,6 +114,7 @@ def test_days_without_a_rollup_are_backfilled_and_read_by_the_fleet_page(
     assert view.fleet.peak_devices == 5 and view.fleet.devices == 15
     assert view.worst["site"][0].value == "x"
     assert view.xla_weeks[-1][1] == 15  # device-days of the week
-    # the range's score is the mean over device-days; the API's, over devices: close here
-    api = score_group(periods.values(), CONFIG)
-    assert api is not None and abs(view.fleet.score - api.score) < 2  # type: ignore[operator]
+    # the range's score is the mean over device-days; a device's own, over its days: close here
+    per_device = score_group(periods.values(), CONFIG)
+    assert per_device is not None
+    assert abs(view.fleet.score - per_device.score) < 2  # type: ignore[operator]

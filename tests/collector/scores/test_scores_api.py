@@ -16,8 +16,8 @@ from support import Collector, add_device
 
 from dexpulse.collector.models import Device
 from dexpulse.collector.scores.job import ScoringJob
-from dexpulse.collector.scores.queries import day_scores, device_periods
-from dexpulse.collector.scoring import PeriodScore, ScoringConfig, score_group, score_period
+from dexpulse.collector.scores.queries import day_scores
+from dexpulse.collector.scoring import PeriodScore, ScoringConfig, score_period
 from dexpulse.collector.security import Role
 
 MONDAY = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -48,23 +48,34 @@ def scored(collector: Collector) -> tuple[Collector, dict[str, str], dict[uuid.U
 RANGE = {"since": "2026-11-16", "until": "2026-11-29"}
 
 
-def expected_periods(collector: Collector, start: date, end: date) -> dict[uuid.UUID, PeriodScore]:
+def device_days(
+    collector: Collector, start: date, end: date, who: set[uuid.UUID] | None = None
+) -> list[PeriodScore]:
     with collector.sessions() as session:
-        return device_periods(day_scores(session, start, end), CONFIG)
+        stored = day_scores(session, start, end)
+    return [s for device, days in stored.items() if who is None or device in who
+            for s in days.values() if s.score is not None]  # fmt: skip
 
 
-def test_the_fleet_score_is_the_group_of_its_devices_with_a_breakdown_that_adds_up(
+def mean(days: list[PeriodScore]) -> float:
+    return sum(d.score or 0.0 for d in days) / len(days)
+
+
+def test_the_fleet_score_is_the_mean_of_its_device_days_with_a_breakdown_that_adds_up(
     scored: Any,
 ) -> None:
     collector, key, _ = scored
     response = collector.client.get("/api/v1/scores/fleet", params=RANGE, headers=key)
     assert response.status_code == 200, response.text
     body = response.json()
-    periods = expected_periods(collector, date(2026, 11, 16), date(2026, 11, 29))
-    group = score_group(periods.values(), CONFIG)
-    assert group is not None and body["devices"] == 6 and body["shown"] is True
-    assert body["score"] == round(group.score, 1)
+    days = device_days(collector, date(2026, 11, 16), date(2026, 11, 29))
+    assert (body["devices"], body["device_days"], body["shown"]) == (6, 12, True)
+    assert body["score"] == round(mean(days), 1)
     assert 0 < body["score"] < 100
+    network = [d.components["network"] for d in days]
+    assert body["components"]["network"] == round(sum(network) / len(network), 1)
+    share = sum(1 for d in days if (d.score or 0) >= 80) / len(days)
+    assert body["at_or_above_target"] == round(share, 3)
     assert abs(100 - sum(x["points"] for x in body["losses"]) - body["score"]) < 0.1 * (
         len(body["losses"]) + 1
     )
@@ -81,14 +92,24 @@ def test_groups_of_fewer_than_five_devices_are_counted_but_not_shown(scored: Any
     groups = {g["group"]: g for g in response.json()["groups"]}
     assert groups["brussels"]["devices"] == 5 and groups["brussels"]["shown"] is True
     assert groups["brussels"]["score"] is not None and groups["brussels"]["losses"]
+    assert groups["brussels"]["device_days"] == 10
     assert groups[NASTY] == {
-        "group": NASTY, "devices": 1, "shown": False, "score": None, "components": {},
-        "losses": [], "at_or_above_target": None,
+        "group": NASTY, "devices": 1, "device_days": 2, "shown": False, "score": None,
+        "components": {}, "losses": [], "at_or_above_target": None,
     }  # fmt: skip
     by_department = collector.client.get(
         "/api/v1/scores/groups", params={**RANGE, "by": "department"}, headers=key
     ).json()["groups"]
     assert [(g["group"], g["devices"], g["shown"]) for g in by_department] == [("finance", 6, True)]
+    # any column or tag is a dimension: the OS build, say
+    by_build = collector.client.get(
+        "/api/v1/scores/groups", params={**RANGE, "by": "os_build"}, headers=key
+    ).json()["groups"]
+    assert sum(g["device_days"] for g in by_build) == 12
+    unknown = collector.client.get(
+        "/api/v1/scores/groups", params={**RANGE, "by": "floor"}, headers=key
+    )
+    assert unknown.status_code == 200 and unknown.json()["groups"] == []
 
 
 def test_one_device_day_by_day(scored: Any) -> None:
@@ -116,12 +137,17 @@ def test_the_xla_report_per_group_per_week_and_as_csv(scored: Any) -> None:
         ("2026-11-16", "brussels", 5), ("2026-11-16", NASTY, 1),
         ("2026-11-23", "brussels", 5), ("2026-11-23", NASTY, 1),
     ]  # fmt: skip
+    brussels = {device for device, _ in list(scored[2].items())[:5]}
     for row in rows:
         if row["group"] == NASTY:
             assert row["share"] is None and row["at_or_above_target"] is None
-        else:
-            assert 0 <= row["at_or_above_target"] <= 5
-            assert row["share"] == round(row["at_or_above_target"] / 5, 3)
+            continue
+        monday = date.fromisoformat(row["week"])
+        days = device_days(collector, monday, monday + timedelta(days=6), brussels)
+        assert row["device_days"] == len(days) == 5
+        assert row["at_or_above_target"] == sum(1 for d in days if (d.score or 0) >= 60)
+        assert row["share"] == round(row["at_or_above_target"] / 5, 3)
+        assert row["mean_score"] == round(mean(days), 1)
     exported = collector.client.get(
         "/api/v1/scores/xla", params={**params, "format": "csv"}, headers=key
     )
@@ -129,11 +155,11 @@ def test_the_xla_report_per_group_per_week_and_as_csv(scored: Any) -> None:
     assert exported.headers["content-type"].startswith("text/csv")
     assert "attachment" in exported.headers["content-disposition"]
     table = list(csv.reader(io.StringIO(exported.text)))
-    assert table[0] == ["week", "group_by", "group", "devices", "at_or_above_target", "share",
-                        "target", "mean_score"]  # fmt: skip
+    assert table[0] == ["week", "group_by", "group", "devices", "device_days",
+                        "at_or_above_target", "share", "target", "mean_score"]  # fmt: skip
     assert len(table) == 5
     assert table[2][2] == "'" + NASTY  # a formula-looking tag is never a formula in a sheet
-    assert table[2][4:6] == ["", ""]
+    assert table[2][5:7] == ["", ""]
 
 
 def test_a_higher_target_never_raises_the_share(scored: Any) -> None:
