@@ -78,6 +78,7 @@ def create_app(
         if settings.retention_enabled
         else None
     )
+    metrics = Metrics(sessions)
     jobs = Jobs(
         detection if settings.detection_enabled else None,
         deliverer,
@@ -85,6 +86,7 @@ def create_app(
         scoring,
         SurveyJob(sessions),
         retention,
+        metrics,
     )
 
     @asynccontextmanager
@@ -117,7 +119,7 @@ def create_app(
     app.state.detection = detection
     app.state.jobs = jobs
     app.state.deliverer = deliverer
-    app.state.metrics = Metrics(app.state.sessions)
+    app.state.metrics = metrics
     app.state.device_tokens = ingest.DeviceTokens()
     app.state.writer = BatchWriter(sessions)
     app.state.html_errors = console_web.error_page

@@ -6,6 +6,8 @@ Only this module knows which backend is in use; everything else speaks SQLAlchem
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
@@ -104,6 +106,28 @@ def try_job_lock(session: Session, key: int) -> bool:
         return True
     locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
     return bool(locked.scalar())
+
+
+def claim_slot(db: Session | Connection, job: str, slot: datetime) -> bool:
+    """Whether this transaction is the first to run ``job`` for ``slot`` (the minute or hour
+    its schedule fired for): it records the slot, this process as its runner and one more
+    run, unless the recorded slot is this one or a later one. Taken after the job's lock, so
+    a replica whose scheduler fires just after another's run committed skips the slot rather
+    than running it twice. Commits with the job's work: a run that fails leaves the slot to
+    the next replica that fires for it."""
+    from .models import JobSlot  # the models import this module
+
+    bind = db.get_bind() if isinstance(db, Session) else db
+    insert = postgresql_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    runner = f"{socket.gethostname()}:{os.getpid()}"[:200]
+    stmt = insert(JobSlot).values(job=job, slot=slot, runner=runner, runs=1)
+    claim = stmt.on_conflict_do_update(
+        index_elements=["job"],
+        set_={"slot": stmt.excluded.slot, "runner": stmt.excluded.runner,
+              "runs": JobSlot.runs + 1},
+        where=JobSlot.slot < stmt.excluded.slot,
+    ).returning(JobSlot.job)  # fmt: skip
+    return db.execute(claim).first() is not None
 
 
 def upsert(

@@ -1,7 +1,12 @@
 """The collector's scheduled jobs (APScheduler, in a background thread of each process).
 
-Every process schedules them; the jobs themselves make sure only one replica does the work
-(see :mod:`.outages.job`, :mod:`.outages.delivery` and :mod:`.scores.job`). Detection runs
+Every process schedules them; each run makes sure exactly one replica does each slot's work:
+it takes the job's PostgreSQL advisory lock (a replica finding it held skips), then claims
+the slot (the minute, or the hour for retention) the schedule fired for (``db.claim_slot``: a
+replica that fires just after another's run committed finds the slot taken and skips).
+Notification delivery is not slotted: it takes each outbox row under a row lock
+(:mod:`.outages.delivery`). Each process counts its runs by outcome in ``/metrics``
+(``dexpulse_job_runs_total``: ran, skipped, failed). Detection runs
 five seconds after each minute, so batches that arrived just before the boundary are
 committed; scoring half a minute later, out of its way; pulse surveys at 50 s; delivery of
 notifications every ten seconds, in its own thread, so a slow receiver never holds detection
@@ -13,18 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .metrics import Metrics
 from .outages.delivery import Deliverer
-from .outages.job import DetectionJob, schedule_callable
-from .retention import STARTUP_BUDGET_S, RetentionJob
-from .retention import schedule_callable as retention_callable
+from .outages.job import DetectionJob, RunResult
+from .retention import STARTUP_BUDGET_S, RetentionJob, RetentionRun
 from .scores.job import ScoringJob
-from .scores.job import schedule_callable as scoring_callable
 from .surveys.job import SurveyJob
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,9 @@ class Jobs:
         scoring: ScoringJob | None = None,
         surveys: SurveyJob | None = None,
         retention: RetentionJob | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.detection = detection
         self.retention = retention
         self.surveys = surveys
@@ -56,7 +62,7 @@ class Jobs:
         do the rest). Errors are logged: ingest works without it (DEFAULT partitions)."""
         if self.retention is not None:
             self.retention.stopping.clear()
-            retention_callable(self.retention, self.clock, STARTUP_BUDGET_S)()
+            self._retention(STARTUP_BUDGET_S)()
 
     def start(self) -> None:
         """A fresh scheduler each time: an app's lifespan may be entered more than once, and
@@ -66,7 +72,7 @@ class Jobs:
         scheduler = BackgroundScheduler(timezone=UTC)
         if self.detection is not None:
             scheduler.add_job(
-                schedule_callable(self.detection, self.clock),
+                self._scheduled("detection", self.detection.run, MINUTE, _changed),
                 CronTrigger(second=5, timezone=UTC),
                 id="detection",
                 max_instances=1,
@@ -75,7 +81,7 @@ class Jobs:
             )
         if self.scoring is not None:
             scheduler.add_job(
-                scoring_callable(self.scoring, self.clock),
+                self._scheduled("scoring", self.scoring.run, MINUTE),
                 CronTrigger(second=35, timezone=UTC),
                 id="scoring",
                 max_instances=1,
@@ -83,9 +89,8 @@ class Jobs:
                 misfire_grace_time=50,
             )
         if self.surveys is not None:
-            surveys = self.surveys
             scheduler.add_job(
-                lambda: surveys.run(self.clock()),
+                self._scheduled("surveys", self.surveys.run, MINUTE),
                 CronTrigger(second=50, timezone=UTC),
                 id="surveys",
                 max_instances=1,
@@ -95,7 +100,7 @@ class Jobs:
         if self.retention is not None:
             self.retention.stopping.clear()
             scheduler.add_job(
-                retention_callable(self.retention, self.clock),
+                self._retention(),
                 IntervalTrigger(hours=1, timezone=UTC),
                 id="retention",
                 max_instances=1,
@@ -124,6 +129,55 @@ class Jobs:
                 self.detection.snapshot()
             except Exception:  # the database may be gone at shutdown; the next run resumes
                 log.exception("could not snapshot the detector at shutdown")
+
+    def _retention(self, budget_s: float | None = None) -> Callable[[], None]:
+        job = self.retention
+        assert job is not None
+        return self._scheduled(
+            "retention", lambda now, slot: job.run(now, budget_s, slot), HOUR, _summary
+        )
+
+    def _scheduled(
+        self,
+        name: str,
+        run: Callable[[datetime, datetime], object | None],
+        period: timedelta,
+        describe: Callable[[object], str | None] = lambda _: None,
+    ) -> Callable[[], None]:
+        """What the scheduler calls: the run for the slot of ``period`` (minute, hour) the
+        clock is in, its outcome counted; errors are logged, never raised (the next slot's
+        run starts from what the database holds)."""
+
+        def tick() -> None:
+            now = self.clock()
+            slot = datetime.fromtimestamp(now.timestamp() // period.total_seconds()
+                                          * period.total_seconds(), UTC)  # fmt: skip
+            try:
+                result = run(now, slot)
+            except Exception:
+                log.exception("%s run failed; the next run starts from the database", name)
+                outcome = "failed"
+            else:
+                outcome = "skipped" if result is None else "ran"
+                if result is not None and (line := describe(result)):
+                    log.info("%s: %s", name, line)
+            if self.metrics is not None:
+                self.metrics.job_runs.labels(name, outcome).inc()
+
+        return tick
+
+
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+
+
+def _changed(result: object) -> str | None:
+    if isinstance(result, RunResult) and result.changed:
+        return f"{len(result.changed)} outage(s) changed"
+    return None
+
+
+def _summary(result: object) -> str | None:
+    return result.summary() if isinstance(result, RetentionRun) and not result.idle else None
 
 
 def utc_now() -> datetime:

@@ -56,4 +56,11 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=self.registry,
         )
+        self.job_runs = Counter(
+            "dexpulse_job_runs",
+            "Scheduled job runs of this process by job and outcome: ran, skipped (another "
+            "replica is running or has run the slot) or failed",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
         self.registry.register(_DeviceGauges(sessions))

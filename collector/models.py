@@ -216,6 +216,20 @@ class DetectionState(Base):
     updated_at: Mapped[datetime]
 
 
+class JobSlot(Base):
+    """The last slot (the minute or hour its schedule fired for) each scheduled job ran for,
+    by which process, and how many slots it has run in all. Every replica's scheduler fires
+    for every slot; the first to claim it runs it, the others find it taken and skip."""
+
+    __tablename__ = "job_slots"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slot: Mapped[datetime]
+    runner: Mapped[str] = mapped_column(String(200))
+    """``host:pid`` of the process that ran the slot."""
+    runs: Mapped[int] = mapped_column(BigInteger)
+
+
 class ScoringState(Base):
     """The scoring job's progress (one row): which sample rows it has tallied (an id cursor
     with the ids read above a hole, as the detection job's; see ``outages.reader``)."""

@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnClause, ColumnElement, TextClause
 
-from .db import UtcDateTime, chunks
+from .db import UtcDateTime, chunks, claim_slot
 from .models import Device, IngestedBatch, SampleRow, ScoreDay, ScoreHour
 from .settings import CollectorSettings
 
@@ -283,8 +283,12 @@ class RetentionJob:
         self.stopping = threading.Event()
         """Set when the collector stops: a run in progress ends after its current step."""
 
-    def run(self, now: datetime, budget_s: float | None = None) -> RetentionRun | None:
-        """One run as of clock ``now``; None when another replica is running it. With
+    def run(
+        self, now: datetime, budget_s: float | None = None, slot: datetime | None = None
+    ) -> RetentionRun | None:
+        """One run as of clock ``now``; None when another replica is running it, or has run
+        the scheduled ``slot`` already (``db.claim_slot``; claimed in a transaction of its
+        own, as the run is many: one that fails leaves the rest to the next slot's). With
         ``budget_s`` the run stops between two steps once that many seconds have passed
         (``finished`` False); partitions come first, today's and the coming days' first."""
         today = now.astimezone(UTC).date()
@@ -298,9 +302,11 @@ class RetentionJob:
         with self.engine.connect() as conn:
             try:
                 if conn.dialect.name == "postgresql":
-                    if not self._postgresql(conn, today, result, check):
+                    if not self._postgresql(conn, today, result, check, slot):
                         return None
                 else:
+                    if not _claim(conn, slot):
+                        return None
                     self._sqlite(conn, today, result, check)
             except _Stop:
                 result.finished = False
@@ -309,13 +315,20 @@ class RetentionJob:
     # -- PostgreSQL ------------------------------------------------------------------------
 
     def _postgresql(
-        self, conn: Connection, today: date, result: RetentionRun, check: Callable[[], None]
+        self,
+        conn: Connection,
+        today: date,
+        result: RetentionRun,
+        check: Callable[[], None],
+        slot: datetime | None,
     ) -> bool:
         locked = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
         conn.commit()
         if not locked:
             return False
         try:
+            if not _claim(conn, slot):
+                return False
             plans: dict[Series, tuple[PartitionPlan, bool]] = {}
             for series in PARTITIONED:
                 names = _partitions(conn, series.table)
@@ -590,6 +603,14 @@ def _busy(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in {"55P03", "40P01"}
 
 
+def _claim(conn: Connection, slot: datetime | None) -> bool:
+    if slot is None:
+        return True
+    claimed = claim_slot(conn, "retention", slot)
+    conn.commit()
+    return claimed
+
+
 def _unlock(conn: Connection) -> None:
     """Give the job lock back; if the connection is broken, close it (the lock goes with it)."""
     try:
@@ -599,20 +620,3 @@ def _unlock(conn: Connection) -> None:
     except DBAPIError:
         log.warning("retention: could not release the job lock; closing the connection")
         conn.invalidate()
-
-
-def schedule_callable(
-    job: RetentionJob, clock: Callable[[], datetime], budget_s: float | None = None
-) -> Callable[[], None]:
-    """The function the scheduler (and startup) calls: errors are logged, never raised."""
-
-    def tick() -> None:
-        try:
-            result = job.run(clock(), budget_s)
-        except Exception:
-            log.exception("retention run failed; the next run tries again")
-            return
-        if result is not None and not result.idle:
-            log.info(result.summary())
-
-    return tick

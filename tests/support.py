@@ -28,7 +28,7 @@ from dexpulse.collector.security import Role, token_hash
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_ENV = "DEXPULSE_TEST_DATABASE_URL"
 TABLES = (
-    "score_rollups, console_sign_ins, console_sessions, console_users, "
+    "job_slots, score_rollups, console_sign_ins, console_sessions, console_users, "
     "survey_answers, survey_offers, survey_campaigns, "
     "notifications, outage_events, outages, detection_state, score_days_stale, score_days, "
     "score_hours, scoring_state, samples, batches, devices, api_keys, enrollment_secrets, "

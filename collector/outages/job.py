@@ -22,14 +22,14 @@ import logging
 import os
 import pickle
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import transaction, try_job_lock
+from ..db import claim_slot, transaction, try_job_lock
 from ..detection.engine import DetectionConfig, Detector, from_minute, to_minute
 from ..detection.features import Featurizer
 from ..detection.lifecycle import Outage
@@ -86,11 +86,12 @@ class DetectionJob:
         self.on_event = on_event
         self.memory: Memory | None = None
 
-    def run(self, now: datetime) -> RunResult | None:
-        """One run at clock ``now``; None when another replica holds the job."""
+    def run(self, now: datetime, slot: datetime | None = None) -> RunResult | None:
+        """One run at clock ``now``; None when another replica holds the job, or has run the
+        scheduled ``slot`` already (``db.claim_slot``)."""
         try:
             with gc_paused(), transaction(self.sessions) as session:
-                return self._run(session, now)
+                return self._run(session, now, slot)
         except BaseException:
             self.memory = None  # ahead of the database now: resume from it next time
             raise
@@ -106,8 +107,10 @@ class DetectionJob:
 
     # -- one run ---------------------------------------------------------------------------
 
-    def _run(self, session: Session, now: datetime) -> RunResult | None:
+    def _run(self, session: Session, now: datetime, slot: datetime | None) -> RunResult | None:
         if not try_job_lock(session, LOCK_KEY):
+            return None
+        if slot is not None and not claim_slot(session, "detection", slot):
             return None
         row = self._state_row(session, now)
         if row.holder not in (None, self.holder) and row.lease_until and row.lease_until > now:
@@ -186,18 +189,3 @@ class DetectionJob:
         self.memory.runs_since_snapshot = 0
         row.snapshot = pickle.dumps(self.memory, protocol=pickle.HIGHEST_PROTOCOL)
         row.snapshot_version = row.version
-
-
-def schedule_callable(job: DetectionJob, clock: Callable[[], datetime]) -> Callable[[], None]:
-    """The function the scheduler calls every minute: errors are logged, never raised."""
-
-    def tick() -> None:
-        try:
-            result = job.run(clock())
-        except Exception:
-            log.exception("detection run failed; the next run resumes from the database")
-            return
-        if result is not None and result.changed:
-            log.info("detection: %d outage(s) changed", len(result.changed))
-
-    return tick

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import chunks, transaction, try_job_lock, upsert
+from ..db import chunks, claim_slot, transaction, try_job_lock, upsert
 from ..gcpause import gc_paused
 from ..models import SampleRow, ScoreDay, ScoreDayStale, ScoreHour, ScoringState
 from ..outages.reader import Cursor, new_rows
@@ -83,13 +83,16 @@ class ScoringJob:
         self.config = config
         self.day_slots = day_slots
 
-    def run(self, now: datetime) -> ScoringRun | None:
-        """One run at clock ``now``; None when another replica is running it."""
+    def run(self, now: datetime, slot: datetime | None = None) -> ScoringRun | None:
+        """One run at clock ``now``; None when another replica is running it, or has run
+        the scheduled ``slot`` already (``db.claim_slot``)."""
         with gc_paused(), transaction(self.sessions) as session:
-            return self._run(session, now)
+            return self._run(session, now, slot)
 
-    def _run(self, session: Session, now: datetime) -> ScoringRun | None:
+    def _run(self, session: Session, now: datetime, slot: datetime | None) -> ScoringRun | None:
         if not try_job_lock(session, LOCK_KEY):
+            return None
+        if slot is not None and not claim_slot(session, "scoring", slot):
             return None
         state = self._state(session, now)
         cursor = Cursor(state.cursor, set(state.above), state.gap_since)
@@ -227,15 +230,3 @@ def _stored_tally(key: HourKey, tally: Mapping[str, Any]) -> HourTally | None:
     except ValueError:
         log.warning("unreadable tally of device %s hour %s; retallying it", *key)
         return None
-
-
-def schedule_callable(job: ScoringJob, clock: Callable[[], datetime]) -> Callable[[], None]:
-    """The function the scheduler calls every minute: errors are logged, never raised."""
-
-    def tick() -> None:
-        try:
-            job.run(clock())
-        except Exception:
-            log.exception("scoring run failed; the next run starts from the same rows")
-
-    return tick
