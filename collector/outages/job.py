@@ -110,10 +110,10 @@ class DetectionJob:
     def _run(self, session: Session, now: datetime, slot: datetime | None) -> RunResult | None:
         if not try_job_lock(session, LOCK_KEY):
             return None
-        if slot is not None and not claim_slot(session, "detection", slot):
-            return None
         row = self._state_row(session, now)
         if row.holder not in (None, self.holder) and row.lease_until and row.lease_until > now:
+            return None  # (before claiming the slot: it is the holder's to run)
+        if slot is not None and not claim_slot(session, "detection", slot):
             return None
         resumed = self.memory is None or self.memory.version != row.version
         if resumed:

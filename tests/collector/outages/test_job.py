@@ -186,6 +186,18 @@ def test_the_lease_keeps_a_second_replica_out_until_it_lapses(db_url: str) -> No
         assert _state(sessions) == (3, "b")
 
 
+def test_a_replica_kept_out_by_the_lease_leaves_the_slot_to_the_holder(db_url: str) -> None:
+    """The scheduled slot is claimed only by a replica that will run it: the one kept out by
+    the holder's lease, firing first, must not take the minute from the holder."""
+    with migrated(db_url) as sessions:
+        a = DetectionJob(sessions, holder="a")
+        b = DetectionJob(sessions, holder="b")
+        assert a.run(T0 + MIN, slot=T0 + MIN) is not None
+        assert b.run(T0 + 2 * MIN, slot=T0 + 2 * MIN) is None  # a's lease: not b's to run
+        assert a.run(T0 + 2 * MIN + S, slot=T0 + 2 * MIN) is not None
+        assert a.run(T0 + 2 * MIN + 2 * S, slot=T0 + 2 * MIN) is None  # run once
+
+
 @pytest.mark.postgres
 def test_the_advisory_lock_keeps_a_replica_out(pg_url: str) -> None:
     """On PostgreSQL a run first takes the advisory transaction lock: while another connection
