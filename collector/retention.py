@@ -8,7 +8,8 @@ as a safety net for a row whose day has no partition. This module's job keeps th
 the partitions from the retention horizon up to ``partition_days_ahead`` days ahead, and drops a
 partition once every row it can hold is past retention (a DROP is instant whatever the size).
 Rows in a DEFAULT partition are moved into their partition when it is created, and deleted in
-chunks once past retention. ``score_days`` (one row per device-day: small) is pruned in chunks.
+chunks once past retention. ``score_days`` (one row per device-day: small) and
+``score_rollups`` (a few rows per day) are pruned in chunks.
 
 SQLite (small fleets) has no partitions: expired rows are deleted in chunks of :data:`CHUNK`,
 each chunk its own short transaction, so ingest never waits long for the write lock.
@@ -52,7 +53,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnClause, ColumnElement, TextClause
 
 from .db import UtcDateTime, chunks, claim_slot
-from .models import Device, IngestedBatch, SampleRow, ScoreDay, ScoreHour
+from .models import Device, IngestedBatch, SampleRow, ScoreDay, ScoreHour, ScoreRollup
 from .settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class RetentionPolicy:
             "batches": self.raw_days + self.batch_grace_days,
             "score_hours": self.hourly_days,
             "score_days": self.hourly_days,
+            "score_rollups": self.hourly_days,
         }
         return today - timedelta(days=days[table])
 
@@ -495,17 +497,20 @@ class RetentionJob:
         *,
         ctid: bool,
     ) -> None:
-        days = _table(ScoreDay)
-        horizon = self.policy.horizon("score_days", today)
-        if ctid:
-            statement: Any = text(
-                "DELETE FROM score_days WHERE ctid = ANY(ARRAY("
-                "SELECT ctid FROM score_days WHERE day < :cutoff LIMIT :n))"
-            ).bindparams(bindparam("cutoff", type_=Date()))
-            params: dict[str, Any] = {"cutoff": horizon}
-        else:
-            statement, params = _rowid_delete(days, days.c.day < horizon), {}
-        self._chunked(conn, "score_days", statement, params, result, check)
+        """Expired device-day scores and the per-day rollups summed from them."""
+        for model in (ScoreDay, ScoreRollup):
+            table = _table(model)
+            name = table.name
+            horizon = self.policy.horizon(name, today)
+            if ctid:
+                statement: Any = text(
+                    f"DELETE FROM {name} WHERE ctid = ANY(ARRAY("
+                    f"SELECT ctid FROM {name} WHERE day < :cutoff LIMIT :n))"
+                ).bindparams(bindparam("cutoff", type_=Date()))
+                params: dict[str, Any] = {"cutoff": horizon}
+            else:
+                statement, params = _rowid_delete(table, table.c.day < horizon), {}
+            self._chunked(conn, name, statement, params, result, check)
 
     def _chunked(
         self,

@@ -26,7 +26,7 @@ from support import (
 from dexpulse.collector import migrations
 from dexpulse.collector.app import create_app
 from dexpulse.collector.db import make_engine, make_sessionmaker, transaction, upsert
-from dexpulse.collector.models import IngestedBatch, SampleRow, ScoreDay, ScoreHour
+from dexpulse.collector.models import IngestedBatch, SampleRow, ScoreDay, ScoreHour, ScoreRollup
 from dexpulse.collector.outages.reader import arrivals, last_arrived_before
 from dexpulse.collector.retention import (
     BATCHES,
@@ -211,6 +211,10 @@ def add_scores(conn: Any, device: uuid.UUID, hours: list[datetime], day_list: li
             device_id=device, day=day, fingerprint="f", score=90.0, document={},
             updated_at=at(day),
         ))  # fmt: skip
+        conn.execute(ScoreRollup.__table__.insert().values(
+            day=day, dimension="fleet", value="all", devices=1, score_sum=90.0, at_target=1,
+            losses={}, components={}, histogram={"900": 1}, updated_at=at(day),
+        ))  # fmt: skip
 
 
 def test_retention_removes_exactly_the_expired_rows(fresh_url: str) -> None:
@@ -253,16 +257,19 @@ def test_retention_removes_exactly_the_expired_rows(fresh_url: str) -> None:
         assert set(conn.execute(select(IngestedBatch.batch_id)).scalars()) == kept_batches
         kept_hours = set(conn.execute(select(ScoreHour.hour)).scalars())
         kept_days = set(conn.execute(select(ScoreDay.day)).scalars())
-    assert kept_days == {TODAY - 396 * DAY, TODAY}
+        kept_rollups = set(conn.execute(select(ScoreRollup.day)).scalars())
+    assert kept_days == kept_rollups == {TODAY - 396 * DAY, TODAY}
     if postgres:  # whole months: February 2026 still holds hours to keep
         assert kept_hours == set(hours)
         # yesterday's run left the partitions from 31 (32) days back; older rows are in DEFAULT
         assert result.dropped == [f"samples_p{TODAY - 31 * DAY:%Y%m%d}",
                                   f"batches_p{TODAY - 32 * DAY:%Y%m%d}"]  # fmt: skip
-        assert result.deleted == {"samples": 20, "batches": 8, "score_days": 1}
+        assert result.deleted == {"samples": 20, "batches": 8, "score_days": 1,
+                                  "score_rollups": 1}  # fmt: skip
     else:
         assert kept_hours == {hours_horizon, at(TODAY, 9)}
-        assert result.deleted == {"samples": 24, "batches": 10, "score_hours": 2, "score_days": 1}
+        assert result.deleted == {"samples": 24, "batches": 10, "score_hours": 2, "score_days": 1,
+                                  "score_rollups": 1}  # fmt: skip
         with engine.connect() as conn:  # no sample outlived its batch; checks are back on
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
