@@ -76,8 +76,8 @@ stays flat.
    VM). The collector tree's RSS (the sum over its processes, so shared pages count once per
    process) is read every second: at the window's start and end, its maximum, and, for
    windows of 2 minutes or more, its slope (least squares over the window, MiB per 10
-   minutes). Every 60 s a progress line shows the last minute's rate, the errors so far and
-   the RSS.
+   minutes), called flat within 5 MiB or 1 % of the start RSS per 10 minutes. Every 60 s a
+   progress line shows the last minute's rate, the errors so far and the RSS.
 7. **No batch lost**: once the collector has stopped, every batch answered 200 (warm-up
    included) must be in ``batches``, and the samples stored must be those the answers
    accepted.
@@ -166,6 +166,8 @@ POOL_MAX = 2000
 PROGRESS_EVERY_S = 60.0
 MIN_SLOPE_S = 120.0
 """A shorter window shows the start-up growth, not a trend: no slope is given."""
+FLAT_MIB, FLAT_SHARE = 5.0, 0.01
+"""RSS counts as flat when its slope is within 5 MiB or 1 % of the start per 10 minutes."""
 READY_TIMEOUT_S = 180.0
 HOST = "127.0.0.1"
 _ENVELOPE_ONLY = {"kind", "ts"}
@@ -758,15 +760,17 @@ def report_rows(
                      f"{r.max_lag_s:.2f} s behind schedule", ""))  # fmt: skip
     rows += cpu_rows(args, http)
     u = http.usage
-    slope = (
-        f"{u.slope_per_10min():+.2f} MiB per 10 min"
-        if http.seconds >= MIN_SLOPE_S
-        else f"- (window under {MIN_SLOPE_S:.0f} s)"
-    )
+    if http.seconds >= MIN_SLOPE_S:
+        per_10min = u.slope_per_10min()
+        bound = max(FLAT_MIB, FLAT_SHARE * u.rss_start)
+        slope = f"{per_10min:+.2f} MiB per 10 min"
+        flat = f"flat (|slope| <= {bound:.1f}): {verdict(abs(per_10min) <= bound)}"
+    else:
+        slope, flat = f"- (window under {MIN_SLOPE_S:.0f} s)", "flat"
     rows += [
         ("collector RSS start / end / max",
          f"{u.rss_start:.1f} / {u.rss_end:.1f} / {u.rss_max:.1f} MiB", ""),
-        ("collector RSS slope", slope, "flat"),
+        ("collector RSS slope", slope, flat),
     ]  # fmt: skip
     for c in ceilings:
         name = "per batch" if c.per_transaction == 1 else f"bulk, {c.per_transaction} a txn"
