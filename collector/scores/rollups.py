@@ -41,12 +41,11 @@ REFRESH = timedelta(minutes=5)
 BACKFILL_BUDGET_S = 1.0
 """Days without a rollup are rolled up, newest first, until a run has spent this long."""
 BACKFILL_DAYS = 400
-COLUMNS = ("model", "os", "os_build")
-"""Dimensions read from the devices table; ``app`` comes from the latest inventory, and every
-device tag is a dimension of its own (a tag named like a column is the column)."""
 FLEET = ("fleet", "all")
 DIMENSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-"""What a dimension may be called: the scores API's ``by``; other tag keys are not rolled up."""
+"""What a dimension may be called: the scores API's ``by``; other tag keys are not rolled up.
+The dimensions are the devices table's model, os and os_build, ``app`` from the latest
+inventory, and every device tag (a tag named like a column is the column)."""
 
 
 def tenth(target: float) -> int:
