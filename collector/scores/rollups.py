@@ -20,6 +20,7 @@ rolled up newest first within a time budget per run.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import uuid
@@ -37,11 +38,17 @@ from ..db import chunks, upsert
 from ..models import Device, ScoreDay, ScoreRollup
 from .queries import groups_of
 
+log = logging.getLogger(__name__)
 REFRESH = timedelta(minutes=5)
 BACKFILL_BUDGET_S = 1.0
 """Days without a rollup are rolled up, newest first, until a run has spent this long."""
 BACKFILL_DAYS = 400
 FLEET = ("fleet", "all")
+COLUMNS = ("model", "os", "os_build")
+MAX_TAG_VALUES = 2_000
+"""A tag with more values than this on one day names devices, not groups (an asset tag, an
+owner): it is not rolled up, which would write a row per device per day for groups too small
+to show."""
 DIMENSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a dimension may be called: the scores API's ``by``; other tag keys are not rolled up.
 The dimensions are the devices table's model, os and os_build, ``app`` from the latest
@@ -208,6 +215,11 @@ def _membership(session: Session, devices: list[uuid.UUID]) -> dict[str, dict[uu
                     continue
                 if value not in (None, ""):
                     out[dimension][device_id] = {str(value)}
+    for dimension in [d for d, members in out.items() if d not in COLUMNS]:
+        values = {v for found in out[dimension].values() for v in found}
+        if len(values) > MAX_TAG_VALUES:  # an asset tag or an owner: one device per value
+            log.info("not rolling up tag %r: %d values on one day", dimension, len(values))
+            del out[dimension]
     out["app"] = groups_of(session, "app", devices)
     return dict(out)
 

@@ -118,3 +118,19 @@ def test_days_without_a_rollup_are_backfilled_and_read_by_the_fleet_page(
     per_device = score_group(periods.values(), CONFIG)
     assert per_device is not None
     assert abs(view.fleet.score - per_device.score) < 2  # type: ignore[operator]
+
+
+def test_a_tag_that_names_devices_is_not_rolled_up(collector: Collector, monkeypatch: Any) -> None:
+    """An asset tag (a value per device) would write a row per device per day, for groups too
+    small to show: past MAX_TAG_VALUES values on a day it is left out; grouping tags stay."""
+    monkeypatch.setattr(rollups, "MAX_TAG_VALUES", 3)
+    with collector.sessions.begin() as session:
+        laptops = [add_device(session, f"laptop-{i}") for i in range(5)]
+    for i, device in enumerate(laptops):
+        tags = {"site": "brussels", "asset": f"A-{i}"}
+        send(collector.sessions, device, stream(MONDAY, 60, i + 2), MONDAY + timedelta(hours=2),
+             tags)  # fmt: skip
+    assert ScoringJob(collector.sessions, CONFIG, day_slots=1).run(MONDAY + timedelta(hours=2))
+    with collector.sessions() as session:
+        dimensions = set(session.scalars(select(ScoreRollup.dimension).distinct()))
+    assert {"site", "os"} <= dimensions and "asset" not in dimensions
