@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from ..errors import ApiError
 from ..models import Device
 from ..scores import rollups
-from ..scores.queries import day_scores, device_periods, weeks
+from ..scores.queries import day_scores, device_periods
 from ..scores.rollups import Sums
 from ..scoring import PeriodScore, ScoringConfig
 from ..scoring.catalogue import cause_label, component_of
@@ -158,8 +158,13 @@ def _range(request: Request, since: date | None, until: date | None) -> tuple[da
     return since, until
 
 
+def _shown(sums: Sums, config: ScoringConfig) -> bool:
+    """Whether a group is large enough to show: its busiest day had the minimum of devices."""
+    return sums.devices > 0 and sums.peak_devices >= config.min_group_size
+
+
 def _group_view(value: str, sums: Sums, config: ScoringConfig) -> GroupView:
-    shown = sums.devices > 0 and sums.peak_devices >= config.min_group_size
+    shown = _shown(sums, config)
     share = sums.at_or_above(config.xla_target) / sums.devices if shown else None
     return GroupView(
         group=value, devices=sums.peak_devices, device_days=sums.devices, shown=shown,
@@ -168,13 +173,16 @@ def _group_view(value: str, sums: Sums, config: ScoringConfig) -> GroupView:
     )  # fmt: skip
 
 
-def _totals(days: dict[tuple[str, date], Sums], first: date, last: date) -> dict[str, Sums]:
-    """Each group's sums over the days from ``first`` to ``last``."""
+def _totals(days: dict[tuple[str, date], Sums]) -> dict[str, Sums]:
+    """Each group's sums over the days read."""
     out: dict[str, Sums] = {}
-    for (value, day), sums in days.items():
-        if first <= day <= last:
-            out.setdefault(value, Sums()).merge(sums)
+    for (value, _), sums in days.items():
+        out.setdefault(value, Sums()).merge(sums)
     return out
+
+
+def _largest_first(totals: dict[str, Sums]) -> list[tuple[str, Sums]]:
+    return sorted(totals.items(), key=lambda item: (-item[1].peak_devices, item[0]))
 
 
 def _config(settings: SettingsDep, target: float | None) -> ScoringConfig:
@@ -197,7 +205,7 @@ def fleet(
     first, last = _range(request, since, until)
     config = _config(settings, target)
     days = rollups.read(session, rollups.FLEET[0], first, last)
-    total = _totals(days, first, last).get(rollups.FLEET[1], Sums())
+    total = _totals(days).get(rollups.FLEET[1], Sums())
     view = _group_view("fleet", total, config)
     return FleetView(**view.model_dump(), since=first, until=last, xla_target=config.xla_target)
 
@@ -210,12 +218,11 @@ def groups(
     """Each group's score over the range (largest group first); small groups not shown."""
     first, last = _range(request, since, until)
     config = _config(settings, target)
-    totals = _totals(rollups.read(session, by, first, last), first, last)
-    order = sorted(totals.items(), key=lambda item: (-item[1].peak_devices, item[0]))
+    totals = _totals(rollups.read(session, by, first, last))
     return GroupList(
         since=first, until=last, by=by, xla_target=config.xla_target,
         min_group_size=config.min_group_size,
-        groups=[_group_view(value, sums, config) for value, sums in order],
+        groups=[_group_view(value, sums, config) for value, sums in _largest_first(totals)],
     )  # fmt: skip
 
 
@@ -245,21 +252,21 @@ def _xla_rows(
     first, last = _range(request, since, until)
     config = _config(settings, target)
     days = rollups.read(session, by or rollups.FLEET[0], first, last)
+    weekly: dict[date, dict[str, Sums]] = {}
+    for (value, day), sums in days.items():
+        monday = day - timedelta(days=day.weekday())
+        weekly.setdefault(monday, {}).setdefault(value, Sums()).merge(sums)
     rows: list[XlaRowView] = []
-    for start, end in weeks(first, last):
-        monday = start - timedelta(days=start.weekday())
-        totals = _totals(days, start, end)
-        for value, sums in sorted(totals.items(), key=lambda i: (-i[1].peak_devices, i[0])):
-            row = XlaRowView(
+    for monday, groups in sorted(weekly.items()):
+        for value, sums in _largest_first(groups):
+            shown = _shown(sums, config)
+            at = sums.at_or_above(config.xla_target) if shown else None
+            rows.append(XlaRowView(
                 week=monday, group="fleet" if by is None else value,
-                devices=sums.peak_devices, device_days=sums.devices,
-                at_or_above_target=None, share=None, mean_score=None,
-            )  # fmt: skip
-            if sums.devices and sums.peak_devices >= config.min_group_size:
-                row.at_or_above_target = sums.at_or_above(config.xla_target)
-                row.share = round(row.at_or_above_target / sums.devices, 3)
-                row.mean_score = _round(sums.score)
-            rows.append(row)
+                devices=sums.peak_devices, device_days=sums.devices, at_or_above_target=at,
+                share=None if at is None else round(at / sums.devices, 3),
+                mean_score=_round(sums.score) if shown else None,
+            ))  # fmt: skip
     return XlaReport(since=first, until=last, by=by, target=config.xla_target, rows=rows)
 
 

@@ -1,14 +1,14 @@
 """Reads behind the scores: a device's stored days and its score over a range (rolled up from
-its days with the pure core's :func:`score_period`, never from samples), which group of a
-dimension each device belongs to, and the ISO weeks of a range. Fleets and groups are read
-from the per-day rollups (:mod:`.rollups`)."""
+its days with the pure core's :func:`score_period`, never from samples), and which group of a
+dimension each device belongs to. Fleets and groups are read from the per-day rollups
+(:mod:`.rollups`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -77,14 +77,4 @@ def groups_of(session: Session, by: str, devices: Iterable[uuid.UUID]) -> dict[u
             value: Any = getattr(row, by) if by in DEVICE_COLUMNS else (row.tags or {}).get(by)
             if value not in (None, ""):
                 out[row.id] = {str(value)}
-    return out
-
-
-def weeks(start: date, end: date) -> list[tuple[date, date]]:
-    """The ISO weeks (Monday to Sunday) touching ``start``..``end``, clipped to it."""
-    out: list[tuple[date, date]] = []
-    monday = start - timedelta(days=start.weekday())
-    while monday <= end:
-        out.append((max(monday, start), min(monday + timedelta(days=6), end)))
-        monday += timedelta(days=7)
     return out
