@@ -171,6 +171,48 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configure(args: argparse.Namespace) -> int:
+    import os
+
+    from . import installconfig
+    from .config import default_config_path
+
+    path: Path = args.config or default_config_path()
+    if path.exists() and not args.force:
+        if args.if_missing:
+            print(f"kept the existing config {path}")
+            return 0
+        print(f"dexpulse: {path} exists; --force replaces it", file=sys.stderr)
+        return 1
+    try:
+        url, secret, tags = installconfig.settings_from(
+            os.environ, url=args.url, secret=args.secret, tags=args.tag
+        )
+        text = installconfig.render(url, secret, tags)
+        installconfig.write(path, text)
+    except installconfig.InstallConfigError as exc:
+        print(f"dexpulse: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"dexpulse: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: collector {url}" + "".join(f", {k}={v}" for k, v in tags.items()))
+    return 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    if sys.platform != "win32":
+        print(
+            "dexpulse: `agent service` is the Windows service's entry point; "
+            "elsewhere the init system runs `dexpulse agent run`",
+            file=sys.stderr,
+        )
+        return 2
+    from .platform._windows import winservice
+
+    return winservice.main(args.config)
+
+
 def _tray_state_dir(args: argparse.Namespace) -> Path:
     """The service's state directory: given, or from a config file the user may read, or
     the installed service's (the tray runs as the user, the service usually as root)."""
@@ -236,6 +278,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     config = sub.add_parser("config", help="show the effective config, or a sample file")
     config.add_argument("--sample", action="store_true", help="print a commented sample")
     config.set_defaults(func=cmd_config)
+
+    configure = sub.add_parser(
+        "configure",
+        help="write the config file at install time (collector URL, enrollment secret, tags)",
+        description="Write the agent's config file (--config, or the platform path) for an "
+        "unattended install; the service enrolls once it names a collector and a secret. "
+        "Options not given are read from DEXPULSE_COLLECTOR_URL, DEXPULSE_ENROLLMENT_SECRET "
+        "and DEXPULSE_TAGS (site=HQ,department=Sales).",
+    )
+    configure.add_argument("--url", help="collector base URL")
+    configure.add_argument("--secret", help="enrollment secret")
+    configure.add_argument(
+        "--tag",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a tag sent with every batch, e.g. site=HQ (repeat, or separate with commas)",
+    )
+    given = configure.add_mutually_exclusive_group()
+    given.add_argument(
+        "--if-missing", action="store_true", help="keep an existing config file and exit 0"
+    )
+    given.add_argument("--force", action="store_true", help="replace an existing config file")
+    configure.set_defaults(func=cmd_configure)
+
+    sub.add_parser(
+        "service", help="run as a Windows service (started by the service manager)"
+    ).set_defaults(func=cmd_service)
 
     parse = sub.add_parser("parse", help="parse a captured command output or log file")
     parse.add_argument("format", nargs="?", help="format name (see --list)")

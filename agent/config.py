@@ -166,6 +166,10 @@ def service_state_dir() -> Path:
 
 
 def default_state_dir() -> Path:
+    """systemd's ``StateDirectory=`` (``$STATE_DIRECTORY``) for the packaged service, else the
+    service's place when root or SYSTEM, else the user's own (a developer's agent)."""
+    if systemd := os.environ.get("STATE_DIRECTORY"):
+        return Path(systemd.split(":", 1)[0])
     if sys.platform == "win32" or os.geteuid() == 0:
         return service_state_dir()
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")

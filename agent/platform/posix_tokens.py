@@ -11,6 +11,12 @@ The agent service (root on a real install) writes one token per signed-in user u
   place with ``os.replace``, so there is no moment where another user could read it and a
   crash leaves either the old token or the new one.
 
+The Linux package runs the service as its own unprivileged user with one capability,
+``CAP_CHOWN`` (``installers/linux/dexpulse-agent.service``), rather than as root. Such a
+service can give a file away but not read it back, so it keeps the file's group: the token is
+0640, owned by the user and by the service's own group, which no person is a member of. Root
+needs no group: it reads any file, and its tokens stay 0600 in the user's group.
+
 Linux and macOS do this identically, so both backends share this module. It imports on
 Windows too (``pwd`` and the POSIX-only ``os`` calls are reached only on POSIX), as every
 backend must. The Windows counterpart is :mod:`dexpulse.agent.platform._windows.ui_tokens`.
@@ -26,6 +32,7 @@ from pathlib import Path
 
 DIRECTORY_MODE = 0o711
 FILE_MODE = 0o600
+SHARED_FILE_MODE = 0o640  # owner: the user; group: the unprivileged service's own
 
 
 def _posix_only() -> None:
@@ -33,11 +40,37 @@ def _posix_only() -> None:
         raise OSError("POSIX token files are not available on Windows")
 
 
+CAP_CHOWN = 0  # bit number in the kernel's capability sets (linux/capability.h)
+
+
+def has_cap_chown(status: str) -> bool:
+    """Whether ``/proc/<pid>/status`` text shows CAP_CHOWN in the effective set (``CapEff``)."""
+    for line in status.splitlines():
+        if line.startswith("CapEff:"):
+            try:
+                return bool(int(line.split(":", 1)[1].strip(), 16) >> CAP_CHOWN & 1)
+            except ValueError:
+                return False
+    return False
+
+
 def privileged() -> bool:
-    """Whether the service runs as root, and so may hand token files to other users."""
+    """Whether the service may hand token files to other users: it is root, or (Linux) it
+    holds CAP_CHOWN, as the packaged service does."""
     if sys.platform == "win32":
         return False
-    return os.geteuid() == 0
+    if os.geteuid() == 0:
+        return True
+    try:
+        return has_cap_chown(Path("/proc/self/status").read_text(encoding="ascii"))
+    except OSError:  # macOS has no /proc: only root may give files away there
+        return False
+
+
+def _shares_group(uid: int) -> bool:
+    """Whether a token file given to ``uid`` stays in the service's group (0640) so that the
+    service, not being root, can read it back. Its own files need no group: it owns them."""
+    return os.geteuid() not in (0, uid)
 
 
 def service_user() -> str:
@@ -78,14 +111,18 @@ def write_token(path: Path, user: str, token: str) -> None:
     if sys.platform == "win32":
         raise OSError("POSIX token files are not available on Windows")
     uid, gid = account(user)
+    mode = FILE_MODE
+    if _shares_group(uid):
+        gid, mode = os.getegid(), SHARED_FILE_MODE
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="ascii") as out:
             out.write(token + "\n")
             out.flush()
+            # The mode first: once the file is the user's, only root could still change it.
+            os.fchmod(out.fileno(), mode)
             if (os.geteuid(), os.getegid()) != (uid, gid):
                 os.fchown(out.fileno(), uid, gid)
-            os.fchmod(out.fileno(), FILE_MODE)
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -94,12 +131,18 @@ def write_token(path: Path, user: str, token: str) -> None:
 
 
 def token_file_ok(path: Path, user: str) -> bool:
-    """Whether ``path`` is a regular file owned by ``user`` that no one else can read or write,
-    i.e. a token file worth keeping; one that fails this may have leaked and is re-issued."""
+    """Whether ``path`` is a regular file owned by ``user`` that no one else can read or write
+    (but for the unprivileged service's own group reading it), i.e. a token file worth keeping;
+    one that fails this may have leaked and is re-issued."""
     _posix_only()
     try:
         info = path.lstat()
         uid, _ = account(user)
     except (OSError, ValueError):
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_uid == uid and info.st_mode & 0o077 == 0
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != uid:
+        return False
+    if info.st_mode & 0o077 == 0:
+        return True
+    shared = _shares_group(uid) and info.st_gid == os.getegid()
+    return shared and stat.S_IMODE(info.st_mode) == SHARED_FILE_MODE

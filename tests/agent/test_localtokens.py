@@ -7,9 +7,14 @@ command line it builds.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +23,7 @@ from accounts import ME, as_root, other_user
 
 from dexpulse.agent.localclient import token_path, tokens_dir
 from dexpulse.agent.localtokens import TokenBook, bare_user, same_user
-from dexpulse.agent.platform import CommandResult
+from dexpulse.agent.platform import CommandResult, posix_tokens
 from dexpulse.agent.platform._windows import ui_tokens as windows_tokens
 
 
@@ -129,3 +134,77 @@ def test_windows_acl_command_lines(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="icacls exited 1332"):
         windows_tokens.write_token(tmp_path / "ghost.token", "ghost", "T", run=icacls)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.token"]
+
+
+def test_cap_chown_is_read_from_the_effective_set() -> None:
+    status = "Name:\tdexpulse\nCapInh:\t0000000000000001\nCapPrm:\t0000000000000001\n"
+    assert posix_tokens.has_cap_chown(status + "CapEff:\t0000000000000001\n")
+    assert posix_tokens.has_cap_chown(status + "CapEff:\t000001ffffffffff\n")  # root's
+    assert not posix_tokens.has_cap_chown(status + "CapEff:\t0000000000000000\n")
+    assert not posix_tokens.has_cap_chown(status + "CapEff:\t0000000000000020\n")  # CAP_KILL
+    assert not posix_tokens.has_cap_chown(status) and not posix_tokens.has_cap_chown("CapEff: x")
+
+
+# Run as the packaged service runs: an unprivileged account ("daemon" here) whose only
+# capability is CAP_CHOWN (systemd's AmbientCapabilities=CAP_CHOWN), via util-linux's setpriv.
+_AS_SERVICE = """
+import json, os, sys
+from pathlib import Path
+from dexpulse.agent.localtokens import TokenBook
+from dexpulse.agent.platform import posix_tokens
+directory, user = Path(sys.argv[1]), sys.argv[2]
+book = TokenBook(directory)
+token = book.issue(user)
+again = TokenBook(directory).issue(user)  # a restart: the file on disk is read back
+print(json.dumps({"privileged": posix_tokens.privileged(), "token": token, "again": again,
+                  "found": TokenBook(directory).user_of(token), "issued": book.issue_for_sessions()}))
+"""
+
+
+@as_root
+def test_an_unprivileged_service_with_cap_chown_gives_tokens_away(tmp_path: Path) -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("util-linux setpriv is not installed")
+    service, user = pwd.getpwnam("daemon"), pwd.getpwnam(other_user())
+    state = Path(tempfile.mkdtemp(prefix="dexpulse-tokens-"))  # tmp_path's parents are 0700
+    try:
+        os.chown(state, service.pw_uid, service.pw_gid)
+        argv = [setpriv, "--reuid", "daemon", "--regid", "daemon", "--clear-groups"]
+        caps = ["--inh-caps", "-all,+chown", "--ambient-caps", "-all,+chown"]
+        script = [sys.executable, "-c", _AS_SERVICE, str(state / "tokens"), user.pw_name]
+        done = subprocess.run(
+            argv + caps + ["--bounding-set", "-all,+chown", *script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        assert seen["privileged"] and seen["token"] == seen["again"]
+        assert seen["found"] == user.pw_name
+        info = (state / "tokens" / f"{user.pw_name}.token").stat()
+        assert (info.st_uid, info.st_gid) == (user.pw_uid, service.pw_gid)
+        assert stat.S_IMODE(info.st_mode) == 0o640
+        # Without the capability the same account may not give a file away.
+        script[3] = str(state / "plain")
+        plain = subprocess.run(
+            argv + ["--inh-caps", "-all", "--bounding-set", "-all", *script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=state,
+        )
+        assert plain.returncode != 0 and "PermissionError" in plain.stderr
+    finally:
+        shutil.rmtree(state)
+
+
+@as_root
+def test_a_shared_token_file_is_kept_only_for_an_unprivileged_service(tmp_path: Path) -> None:
+    book = TokenBook(tokens_dir(tmp_path))
+    user = other_user()
+    book.issue(user)
+    path = token_path(tmp_path, user)
+    path.chmod(0o640)  # as root, a group-readable token is one that may have leaked
+    assert not posix_tokens.token_file_ok(path, user)
