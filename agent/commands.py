@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 
+EX_CONFIG = 78  # sysexits.h; the systemd unit does not restart the agent on it
+
+
 def _config(args: argparse.Namespace) -> Any:
     from .config import ConfigError, load
 
     try:
         return load(args.config)
     except ConfigError as exc:
-        raise SystemExit(f"dexpulse: {exc}") from None
+        print(f"dexpulse: {exc}", file=sys.stderr)
+        raise SystemExit(EX_CONFIG) from None
 
 
 def _logging(verbose: bool) -> None:

@@ -111,3 +111,15 @@ def test_systemd_state_directory_is_the_default(monkeypatch: pytest.MonkeyPatch)
     root = sys.platform == "win32" or os.geteuid() == 0
     expected = service_state_dir() if root else Path("/home/dev/.state/dexpulse")
     assert default_state_dir() == expected
+
+
+def test_a_config_the_agent_cannot_use_exits_78_for_systemd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EX_CONFIG: the unit's RestartPreventExitStatus=78 stops it retrying a bad file."""
+    path = tmp_path / "agent.toml"
+    path.write_text('collector_url = "https://x"\n[upload]\ninterval_s = "soon"\n')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["agent", "--config", str(path), "status"])
+    assert exit_info.value.code == 78
+    assert "upload.interval_s" in capsys.readouterr().err
