@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +37,12 @@ AGENT_UNIT = LINUX / "dexpulse-agent.service"
 COLLECTOR_UNIT = LINUX / "dexpulse-collector.service"
 DISTRO_PYTHON = Path("/usr/bin/python3")
 REQUIRE_ENV = "DEXPULSE_REQUIRE_PACKAGING"
-SCRIPTS = [LINUX / "build-deb.sh", *(LINUX / "debian" / n for n in ("postinst", "prerm", "postrm"))]
+MAINTAINER = ("postinst", "prerm", "postrm")
+SCRIPTS = [
+    LINUX / "build-deb.sh",
+    LINUX / "debian" / "collector" / "dexpulse-collector",
+    *(LINUX / "debian" / kind / n for kind in ("agent", "collector") for n in MAINTAINER),
+]
 
 
 def _missing() -> str | None:
@@ -101,15 +107,23 @@ def verify_root(tmp_path: Path, deb: Path | None = None) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build(out: Path, package: str) -> Path:
     need_packaging()
-    out = tmp_path_factory.mktemp("deb")
-    built = run(LINUX / "build-deb.sh", "--out", out)
+    built = run(LINUX / "build-deb.sh", "--package", package, "--out", out)
     assert built.returncode == 0, built.stderr[-3000:]
-    path = Path(built.stdout.strip().splitlines()[-1])
+    path = Path(built.stdout.strip())
     assert path.parent == out and path.exists()
     return path
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("deb"), "agent")
+
+
+@pytest.fixture(scope="module")
+def collector_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("collector-deb"), "collector")
 
 
 # -- the units ---------------------------------------------------------------------------------
@@ -157,17 +171,16 @@ def test_collector_unit_serves_from_its_own_state_directory() -> None:
     assert service["Restart"] == "on-failure"
 
 
-def test_collector_unit_verifies(tmp_path: Path) -> None:
-    need_packaging()
-    root = verify_root(tmp_path)
-    program = root / unit(COLLECTOR_UNIT)["ExecStart"].split()[0].lstrip("/")
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\n")
-    program.chmod(0o755)
+def test_the_packaged_collector_unit_verifies(tmp_path: Path, collector_deb: Path) -> None:
+    root = verify_root(tmp_path, collector_deb)
     target = root / "lib" / "systemd" / "system" / COLLECTOR_UNIT.name
-    shutil.copy(COLLECTOR_UNIT, target)
+    assert target.read_text() == COLLECTOR_UNIT.read_text()
     verified = run("systemd-analyze", "verify", f"--root={root}", "--man=no", target)
     assert (verified.returncode, verified.stderr) == (0, "")
+    security = run("systemd-analyze", "security", "--offline=yes", f"--root={root}", target.name)
+    assert (
+        float(re.findall(r"Overall exposure level for \S+: (\d+\.\d+)", security.stdout)[0]) <= 2.0
+    )
     # And it fails on a unit systemd would not load (so the check above can fail).
     target.write_text(target.read_text().replace("[Service]", "[Service]\nNoSuchKey=1", 1))
     broken = run("systemd-analyze", "verify", f"--root={root}", "--man=no", target)
@@ -257,13 +270,15 @@ class Root:
         argv = ["dpkg", f"--root={self.path}", "--force-script-chrootless", "--log=/dev/null"]
         return run(*argv, "--force-depends", *args, env=base | env)
 
-    def installed(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        """``argv`` with the package's /opt/dexpulse mounted where it belongs (a mount
+    def installed(self, *argv: str, more: str = "") -> subprocess.CompletedProcess[str]:
+        """``argv`` with the packages' /opt/dexpulse* mounted where they belong (in a mount
         namespace of its own: the host's /opt is not touched)."""
-        script = (
-            "mount -t tmpfs tmpfs /opt && mkdir /opt/dexpulse && "
-            'mount --bind "$0/opt/dexpulse" /opt/dexpulse && shift && exec "$@"'
-        )
+        mounts = ["mount -t tmpfs tmpfs /opt"]
+        for name in ("dexpulse", "dexpulse-collector"):
+            if not (self.path / "opt" / name).is_dir():
+                continue
+            mounts += [f"mkdir /opt/{name}", f'mount --bind "$0/opt/{name}" /opt/{name}']
+        script = " && ".join([*mounts, 'shift && exec "$@"'])
         return run("unshare", "--mount", "sh", "-c", script, self.path, "-", *argv)
 
     def account(self, name: str) -> list[str] | None:
@@ -284,8 +299,15 @@ class Root:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Iterator[Root]:
-    yield Root(tmp_path / "root")
+def root() -> Iterator[Root]:
+    """In a directory any account may traverse (pytest's are 0700): one test runs the
+    installed programs as an unprivileged user."""
+    scratch = Path(tempfile.mkdtemp(prefix="dexpulse-root-"))
+    scratch.chmod(0o755)
+    try:
+        yield Root(scratch / "root")
+    finally:
+        shutil.rmtree(scratch)
 
 
 SETTINGS = {
@@ -361,3 +383,69 @@ def test_install_keeps_a_config_put_there_first(root: Root, deb: Path) -> None:
     assert load(config).collector_url == "https://cm.example.com"
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
     assert root.dpkg("--purge", "dexpulse").returncode == 0
+
+
+@as_root
+def test_packaged_collector_serves_and_the_packaged_agent_enrolls_with_it(
+    root: Root, deb: Path, collector_deb: Path
+) -> None:
+    """The admin's path: install both packages, make an enrollment secret with the
+    collector's command, start the collector, enroll the agent against it; then purge."""
+    for package in (collector_deb, deb):
+        done = root.dpkg("-i", package)
+        assert done.returncode == 0, done.stderr
+    user = root.account("dexpulse-collector")
+    assert user is not None and user[5] == "/var/lib/dexpulse-collector"
+    settings = root.path / "etc" / "dexpulse" / "collector.env"
+    info = settings.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, int(user[3]), 0o640)
+    data = root.path / "var" / "lib" / "dexpulse-collector"
+    assert (data.stat().st_uid, stat.S_IMODE(data.stat().st_mode)) == (int(user[2]), 0o750)
+    wants = root.path / "etc/systemd/system/multi-user.target.wants"
+    assert {p.name for p in wants.iterdir()} == {
+        "dexpulse-agent.service",
+        "dexpulse-collector.service",
+    }
+
+    # The host has no dexpulse-collector account, so the wrapper runs as the caller here: an
+    # unprivileged one, as an admin in that group would (root would switch to the account).
+    work = root.path.parent / "e2e"
+    work.mkdir()
+    os.chown(work, 65534, 65534)
+    url = f"http://127.0.0.1:{_free_port()}"
+    script = f"""
+set -e
+export DEXPULSE_DATA_DIR={work} DEXPULSE_PORT={url.rsplit(":", 1)[1]} HOME={work}
+as_admin="setpriv --reuid=65534 --regid=65534 --clear-groups {root.path}/usr/bin/dexpulse-collector"
+secret=$($as_admin enrollment-secret create --name e2e)
+$as_admin serve >{work}/serve.log 2>&1 &
+collector=$!
+bin=/opt/dexpulse/venv/bin
+up="import urllib.request as r; r.urlopen('{url}/healthz', timeout=1)"
+for _ in $(seq 1 150); do $bin/python -c "$up" 2>/dev/null && break; sleep 0.2; done
+printf 'state_dir = "%s/agent"\n' {work} > {work}/agent.toml
+$bin/dexpulse agent --config {work}/agent.toml enroll --url {url} --secret "$secret"
+kill "$collector"
+"""
+    done = root.installed("sh", "-c", script)
+    assert done.returncode == 0, done.stdout + done.stderr + _read(work / "serve.log")
+    assert re.search(r"enrolled as device [0-9a-f-]{36}", done.stdout), done.stdout
+    assert (work / "collector.db").exists()
+
+    for package in ("dexpulse", "dexpulse-collector"):
+        assert root.dpkg("--purge", package).returncode == 0
+    assert root.files() == set()
+    assert root.account("dexpulse-collector") is None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
