@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
 EX_CONFIG = 78  # sysexits.h; the systemd unit does not restart the agent on it
 
 
@@ -239,8 +238,11 @@ def cmd_tray(args: argparse.Namespace) -> int:
         autostart = platform.area("autostart")
         home = Path.home()
         if args.autostart == "on":
-            exe = shutil.which("dexpulse") or sys.argv[0]
-            print(autostart.install_for_user(str(Path(exe).resolve()), home))
+            exe = Path(shutil.which("dexpulse") or sys.argv[0]).resolve()
+            windowed = exe.with_name("dexpulse-tray.exe")  # the frozen build's, on Windows
+            if sys.platform == "win32" and windowed.exists():
+                exe = windowed
+            print(autostart.install_for_user(str(exe), home))
         else:
             print(autostart.remove_for_user(home))
         return 0

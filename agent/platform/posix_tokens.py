@@ -70,6 +70,8 @@ def privileged() -> bool:
 def _shares_group(uid: int) -> bool:
     """Whether a token file given to ``uid`` stays in the service's group (0640) so that the
     service, not being root, can read it back. Its own files need no group: it owns them."""
+    if sys.platform == "win32":
+        return False
     return os.geteuid() not in (0, uid)
 
 
@@ -144,5 +146,7 @@ def token_file_ok(path: Path, user: str) -> bool:
         return False
     if info.st_mode & 0o077 == 0:
         return True
+    if sys.platform == "win32":
+        return False
     shared = _shares_group(uid) and info.st_gid == os.getegid()
     return shared and stat.S_IMODE(info.st_mode) == SHARED_FILE_MODE

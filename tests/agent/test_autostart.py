@@ -32,6 +32,7 @@ INSTALLERS = Path(__file__).resolve().parents[2] / "installers"
 LINUX_EXE = "/usr/bin/dexpulse"
 MACOS_EXE = "/Library/Application Support/dexpulse/bin/dexpulse"
 WINDOWS_EXE = "C:\\Program Files\\dexpulse\\dexpulse.exe"
+WINDOWS_TRAY_EXE = "C:\\Program Files\\dexpulse\\dexpulse-tray.exe"  # the windowed twin
 
 AWKWARD_PATHS = [
     "/usr/bin/dexpulse",
@@ -355,7 +356,7 @@ def test_windows_refuses_what_a_run_value_cannot_hold(executable: str) -> None:
 
 def test_windows_shipped_notes_hold_the_definition() -> None:
     notes = (INSTALLERS / "windows" / "tray-autostart.md").read_text(encoding="utf-8")
-    assert f"```\n{windows.definition(WINDOWS_EXE)}\n```" in notes
+    assert f"```\n{windows.definition(WINDOWS_TRAY_EXE)}\n```" in notes
     assert (
         "`dexpulse-tray`" in notes and "Software\\Microsoft\\Windows\\CurrentVersion\\Run" in notes
     )

@@ -156,8 +156,9 @@ directory, user = Path(sys.argv[1]), sys.argv[2]
 book = TokenBook(directory)
 token = book.issue(user)
 again = TokenBook(directory).issue(user)  # a restart: the file on disk is read back
+found = TokenBook(directory).user_of(token)
 print(json.dumps({"privileged": posix_tokens.privileged(), "token": token, "again": again,
-                  "found": TokenBook(directory).user_of(token), "issued": book.issue_for_sessions()}))
+                  "found": found, "issued": book.issue_for_sessions()}))
 """
 
 
