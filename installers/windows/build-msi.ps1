@@ -10,7 +10,7 @@
     3. Reads the version from the frozen program (dexpulse.exe --version), which also proves
        it starts, and turns it into an MSI ProductVersion (three numbers).
     4. Installs the WiX .NET tool and its Util extension when missing (needs the .NET SDK).
-    5. Signs dexpulse.exe, builds the MSI, and signs the MSI, when DEXPULSE_SIGN_CERT is set:
+    5. Signs dexpulse.exe and dexpulse-tray.exe, builds the MSI, and signs the MSI, when DEXPULSE_SIGN_CERT is set:
        a .pfx path (password in DEXPULSE_SIGN_PASSWORD) or the SHA-1 thumbprint of a
        certificate in the certificate store. DEXPULSE_SIGN_TIMESTAMP_URL picks the RFC 3161
        timestamp server (default http://timestamp.digicert.com).
@@ -176,6 +176,7 @@ if ($extensions -notmatch 'WixToolset\.Util\.wixext') {
 
 # -- 5. sign, build, sign ------------------------------------------------------------------
 Invoke-Sign -Path $Exe
+Invoke-Sign -Path (Join-Path $SourceDir 'dexpulse-tray.exe')  # the tray's windowed twin
 New-Item -ItemType Directory -Force -Path $OutDir | Out-Null
 $Msi = Join-Path $OutDir "dexpulse-$MsiVersion-x64.msi"
 Invoke-Native -FilePath 'wix' -ArgumentList @(
