@@ -14,6 +14,7 @@ without them unless ``DEXPULSE_REQUIRE_PACKAGING=1`` (set in CI) demands them.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -388,11 +389,14 @@ def test_install_keeps_a_config_put_there_first(root: Root, deb: Path) -> None:
 
 
 @as_root
-def test_packaged_collector_serves_and_the_packaged_agent_enrolls_with_it(
+def test_packaged_collector_serves_and_the_packaged_agent_reports_to_it(
     root: Root, deb: Path, collector_deb: Path
 ) -> None:
-    """The admin's path: install both packages, make an enrollment secret with the
-    collector's command, start the collector, enroll the agent against it; then purge."""
+    """The admin's path: install both packages, make an enrollment secret and an API key with
+    the collector's command, start the collector, write the agent's config with `configure`
+    and run the packaged agent as its unit would (an unprivileged account with the journal
+    group and only CAP_CHOWN and CAP_SYS_PTRACE, its state in $STATE_DIRECTORY): it enrolls
+    by itself and its samples reach the API. Then SIGTERM stops it cleanly, and purge."""
     for package in (collector_deb, deb):
         done = root.dpkg("-i", package)
         assert done.returncode == 0, done.stderr
@@ -409,35 +413,84 @@ def test_packaged_collector_serves_and_the_packaged_agent_enrolls_with_it(
         "dexpulse-collector.service",
     }
 
-    # The host has no dexpulse-collector account, so the wrapper runs as the caller here: an
-    # unprivileged one, as an admin in that group would (root would switch to the account).
+    # The host has no dexpulse or dexpulse-collector account, so "nobody" stands in for both
+    # (root running the wrapper would switch to the collector's account).
     work = root.path.parent / "e2e"
     work.mkdir()
     os.chown(work, 65534, 65534)
     url = f"http://127.0.0.1:{_free_port()}"
+    (work / "reported.py").write_text(_REPORTED)
+    caps = "-all,+chown,+sys_ptrace"
+    journal = _group_id("systemd-journal")
     script = f"""
 set -e
 export DEXPULSE_DATA_DIR={work} DEXPULSE_PORT={url.rsplit(":", 1)[1]} HOME={work}
 as_admin="setpriv --reuid=65534 --regid=65534 --clear-groups {root.path}/usr/bin/dexpulse-collector"
 secret=$($as_admin enrollment-secret create --name e2e)
+key=$($as_admin api-key create --role viewer)
 $as_admin serve >{work}/serve.log 2>&1 &
 collector=$!
 bin=/opt/dexpulse/venv/bin
 up="import urllib.request as r; r.urlopen('{url}/healthz', timeout=1)"
 for _ in $(seq 1 150); do $bin/python -c "$up" 2>/dev/null && break; sleep 0.2; done
-printf 'state_dir = "%s/agent"\n' {work} > {work}/agent.toml
-$bin/dexpulse agent --config {work}/agent.toml enroll --url {url} --secret "$secret"
+config={work}/agent.toml
+$bin/dexpulse agent --config $config configure --url {url} --secret "$secret" --tag site=e2e
+printf '[upload]\ninterval_s = 1\nrecovery_spread_s = 0\n' >> $config
+chown 65534:65534 $config
+setpriv --reuid=65534 --regid=65534 --groups={journal} --inh-caps={caps} --ambient-caps={caps} \
+    --bounding-set={caps} env STATE_DIRECTORY={work}/agent \
+    $bin/dexpulse agent --config $config run >{work}/agent.log 2>&1 &
+agent=$!
+$bin/python {work}/reported.py {url} "$key"
+kill -TERM "$agent"
+status=0; wait "$agent" || status=$?
+echo "agent exit $status"
 kill "$collector"
 """
     done = root.installed("sh", "-c", script)
-    assert done.returncode == 0, done.stdout + done.stderr + _read(work / "serve.log")
-    assert re.search(r"enrolled as device [0-9a-f-]{36}", done.stdout), done.stdout
-    assert (work / "collector.db").exists()
+    logs = _read(work / "serve.log") + _read(work / "agent.log")
+    assert done.returncode == 0, done.stdout + done.stderr + logs
+    reported = json.loads(done.stdout.splitlines()[-2])
+    assert reported["tags"] == {"site": "e2e"} and reported["os"] == "linux"
+    assert "system" in reported["kinds"], reported
+    assert done.stdout.splitlines()[-1] == "agent exit 0", logs
+    assert "enrolled with" in logs and (work / "agent" / "spool.db").exists()
+    assert (work / "agent" / "spool.db").stat().st_uid == 65534
 
     for package in ("dexpulse", "dexpulse-collector"):
         assert root.dpkg("--purge", package).returncode == 0
     assert root.files() == set()
     assert root.account("dexpulse-collector") is None
+
+
+# Waits up to a minute for the first device with samples; prints it as one line of JSON.
+_REPORTED = """
+import json, sys, time, urllib.request
+url, key = sys.argv[1], sys.argv[2]
+def get(path):
+    request = urllib.request.Request(url + path, headers={"Authorization": "Bearer " + key})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+for _ in range(120):
+    devices = [d for d in get("/api/v1/devices")["devices"] if d["last_seq"]]
+    if devices:
+        device = devices[0]
+        samples = get("/api/v1/devices/" + device["id"] + "/samples")["samples"]
+        kinds = sorted({s["kind"] for s in samples})
+        print(json.dumps({"tags": device["tags"], "os": device["os"], "kinds": kinds}))
+        sys.exit(0)
+    time.sleep(0.5)
+sys.exit("no device reported within a minute")
+"""
+
+
+def _group_id(name: str) -> int:
+    import grp
+
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        pytest.skip(f"no {name} group on this machine")
 
 
 def _free_port() -> int:
