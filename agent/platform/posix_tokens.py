@@ -136,7 +136,8 @@ def token_file_ok(path: Path, user: str) -> bool:
     """Whether ``path`` is a regular file owned by ``user`` that no one else can read or write
     (but for the unprivileged service's own group reading it), i.e. a token file worth keeping;
     one that fails this may have leaked and is re-issued."""
-    _posix_only()
+    if sys.platform == "win32":  # not _posix_only(): mypy narrows only on this test
+        raise OSError("POSIX token files are not available on Windows")
     try:
         info = path.lstat()
         uid, _ = account(user)
@@ -146,7 +147,5 @@ def token_file_ok(path: Path, user: str) -> bool:
         return False
     if info.st_mode & 0o077 == 0:
         return True
-    if sys.platform == "win32":
-        return False
     shared = _shares_group(uid) and info.st_gid == os.getegid()
     return shared and stat.S_IMODE(info.st_mode) == SHARED_FILE_MODE

@@ -84,12 +84,16 @@ if [ "$kind" = agent ]; then
     ln -s "$prefix/bin/dexpulse" "$root/usr/bin/dexpulse"
     install -d "$root/etc/xdg/autostart"
     install -m 0644 "$here/dexpulse-tray.desktop" "$root/etc/xdg/autostart/"
-    for size in 32 64 128 256; do
-        dir="$root/usr/share/icons/hicolor/${size}x${size}/apps"
-        install -d "$dir"
-        "$venv/bin/python" -c 'import sys; from dexpulse.agent.tray.app import draw_icon; draw_icon("connected", False, int(sys.argv[1])).save(sys.argv[2])' \
-            "$size" "$dir/dexpulse.png"
-    done
+    # The tray's own icon, drawn once per size by the code that draws it in the panel.
+    "$venv/bin/python" - "$root/usr/share/icons/hicolor" <<'ICONS'
+import sys
+from pathlib import Path
+from dexpulse.agent.tray.app import draw_icon
+for size in (32, 64, 128, 256):
+    apps = Path(sys.argv[1]) / f"{size}x{size}" / "apps"
+    apps.mkdir(parents=True)
+    draw_icon("connected", False, size).save(apps / "dexpulse.png")
+ICONS
     depends="python$pyver, systemd, passwd"
     recommends="python3-tk, python3-gi, gir1.2-ayatanaappindicator3-0.1 | gir1.2-appindicator3-0.1"
     summary="dexpulse endpoint agent: digital employee experience telemetry"

