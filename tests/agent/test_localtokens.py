@@ -7,16 +7,17 @@ command line it builds.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pwd
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from accounts import ME, as_root, other_user
@@ -146,57 +147,91 @@ def test_cap_chown_is_read_from_the_effective_set() -> None:
 
 
 # Run as the packaged service runs: an unprivileged account ("daemon" here) whose only
-# capability is CAP_CHOWN (systemd's AmbientCapabilities=CAP_CHOWN), via util-linux's setpriv.
-_AS_SERVICE = """
-import json, os, sys
-from pathlib import Path
-from dexpulse.agent.localtokens import TokenBook
-from dexpulse.agent.platform import posix_tokens
-directory, user = Path(sys.argv[1]), sys.argv[2]
-book = TokenBook(directory)
-token = book.issue(user)
-again = TokenBook(directory).issue(user)  # a restart: the file on disk is read back
-found = TokenBook(directory).user_of(token)
-print(json.dumps({"privileged": posix_tokens.privileged(), "token": token, "again": again,
-                  "found": found, "issued": book.issue_for_sessions()}))
-"""
+# capability is CAP_CHOWN (systemd's AmbientCapabilities=CAP_CHOWN). A forked child drops to
+# it, so the code under test is already in memory: a new process could not import it from a
+# checkout that other accounts cannot read.
+CAP_CHOWN = 1 << 0
+_CAPABILITY_V3 = 0x20080522  # linux/capability.h
+_PR_SET_KEEPCAPS = 8
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+
+def _as_account(uid: int, gid: int, caps: int, work: Callable[[], Any]) -> Any:
+    """``work()`` in a child running as ``uid``/``gid`` with only the capabilities in the
+    mask ``caps``; its result, or the exception's type name and message as a string."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        os.close(read)
+        try:
+            libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            data = (_CapData * 2)()
+            data[0].effective = data[0].permitted = caps
+            if libc.capset(ctypes.byref(_CapHeader(_CAPABILITY_V3, 0)), data) != 0:
+                raise OSError(ctypes.get_errno(), "capset")
+            result = work()
+        except BaseException as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        os.write(write, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(answer)
+
+
+def _issue_and_reload(directory: Path, user: str) -> dict[str, Any]:
+    book = TokenBook(directory)
+    token = book.issue(user)
+    return {
+        "privileged": posix_tokens.privileged(),
+        "token": token,
+        "again": TokenBook(directory).issue(user),  # a restart: the file on disk read back
+        "found": TokenBook(directory).user_of(token),
+        "issued": book.issue_for_sessions(),
+    }
 
 
 @as_root
 def test_an_unprivileged_service_with_cap_chown_gives_tokens_away(tmp_path: Path) -> None:
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("util-linux setpriv is not installed")
     service, user = pwd.getpwnam("daemon"), pwd.getpwnam(other_user())
     state = Path(tempfile.mkdtemp(prefix="dexpulse-tokens-"))  # tmp_path's parents are 0700
     try:
         os.chown(state, service.pw_uid, service.pw_gid)
-        argv = [setpriv, "--reuid", "daemon", "--regid", "daemon", "--clear-groups"]
-        caps = ["--inh-caps", "-all,+chown", "--ambient-caps", "-all,+chown"]
-        script = [sys.executable, "-c", _AS_SERVICE, str(state / "tokens"), user.pw_name]
-        done = subprocess.run(
-            argv + caps + ["--bounding-set", "-all,+chown", *script],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        seen = _as_account(
+            service.pw_uid,
+            service.pw_gid,
+            CAP_CHOWN,
+            lambda: _issue_and_reload(state / "tokens", user.pw_name),
         )
-        assert done.returncode == 0, done.stderr
-        seen = json.loads(done.stdout)
+        assert isinstance(seen, dict), seen
         assert seen["privileged"] and seen["token"] == seen["again"]
         assert seen["found"] == user.pw_name
         info = (state / "tokens" / f"{user.pw_name}.token").stat()
         assert (info.st_uid, info.st_gid) == (user.pw_uid, service.pw_gid)
         assert stat.S_IMODE(info.st_mode) == 0o640
         # Without the capability the same account may not give a file away.
-        script[3] = str(state / "plain")
-        plain = subprocess.run(
-            argv + ["--inh-caps", "-all", "--bounding-set", "-all", *script],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=state,
+        plain = _as_account(
+            service.pw_uid,
+            service.pw_gid,
+            0,
+            lambda: _issue_and_reload(state / "plain", user.pw_name),
         )
-        assert plain.returncode != 0 and "PermissionError" in plain.stderr
+        assert isinstance(plain, str) and plain.startswith("PermissionError"), plain
     finally:
         shutil.rmtree(state)
 

@@ -464,7 +464,8 @@ kill "$collector"
     assert root.account("dexpulse-collector") is None
 
 
-# Waits up to a minute for the first device with samples; prints it as one line of JSON.
+# Waits up to a minute for a device whose samples include a "system" one (the first batch may
+# hold the inventory alone); prints it as one line of JSON, or what came last on a timeout.
 _REPORTED = """
 import json, sys, time, urllib.request
 url, key = sys.argv[1], sys.argv[2]
@@ -472,16 +473,17 @@ def get(path):
     request = urllib.request.Request(url + path, headers={"Authorization": "Bearer " + key})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
+seen = None
 for _ in range(120):
-    devices = [d for d in get("/api/v1/devices")["devices"] if d["last_seq"]]
-    if devices:
-        device = devices[0]
+    for device in get("/api/v1/devices")["devices"]:
         samples = get("/api/v1/devices/" + device["id"] + "/samples")["samples"]
         kinds = sorted({s["kind"] for s in samples})
-        print(json.dumps({"tags": device["tags"], "os": device["os"], "kinds": kinds}))
-        sys.exit(0)
+        seen = {"tags": device["tags"], "os": device["os"], "kinds": kinds}
+        if "system" in kinds:
+            print(json.dumps(seen))
+            sys.exit(0)
     time.sleep(0.5)
-sys.exit("no device reported within a minute")
+sys.exit(f"no system sample reached the API within a minute; last seen: {seen}")
 """
 
 
