@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import claim_slot, transaction, try_job_lock
@@ -89,6 +89,10 @@ class DetectionJob:
     def run(self, now: datetime, slot: datetime | None = None) -> RunResult | None:
         """One run at clock ``now``; None when another replica holds the job, or has run the
         scheduled ``slot`` already (``db.claim_slot``)."""
+        if self._leased_elsewhere(now):
+            # Not even the job lock is taken: a replica that only looks would hold it just
+            # when the holder tries it, and that minute would go unrun.
+            return None
         try:
             with gc_paused(), transaction(self.sessions) as session:
                 return self._run(session, now, slot)
@@ -107,11 +111,25 @@ class DetectionJob:
 
     # -- one run ---------------------------------------------------------------------------
 
+    def _leased_elsewhere(self, now: datetime) -> bool:
+        """Whether another replica holds a live lease, read without any lock in a transaction
+        of its own (on SQLite the run's own transaction must begin with its write)."""
+        with transaction(self.sessions) as session:
+            held = session.execute(
+                select(DetectionState.holder, DetectionState.lease_until).where(
+                    DetectionState.id == 1
+                )
+            ).first()
+        return held is not None and self._other_holds(held.holder, held.lease_until, now)
+
+    def _other_holds(self, holder: str | None, lease_until: datetime | None, now: datetime) -> bool:
+        return holder not in (None, self.holder) and lease_until is not None and lease_until > now
+
     def _run(self, session: Session, now: datetime, slot: datetime | None) -> RunResult | None:
         if not try_job_lock(session, LOCK_KEY):
             return None
         row = self._state_row(session, now)
-        if row.holder not in (None, self.holder) and row.lease_until and row.lease_until > now:
+        if self._other_holds(row.holder, row.lease_until, now):
             return None  # (before claiming the slot: it is the holder's to run)
         if slot is not None and not claim_slot(session, "detection", slot):
             return None

@@ -198,6 +198,31 @@ def test_a_replica_kept_out_by_the_lease_leaves_the_slot_to_the_holder(db_url: s
         assert a.run(T0 + 2 * MIN + 2 * S, slot=T0 + 2 * MIN) is None  # run once
 
 
+def test_a_replica_kept_out_by_the_lease_does_not_take_the_job_lock(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replicas fire in the same second: had the kept-out one taken the advisory lock only to
+    find the lease, the holder trying it that instant would skip, and the minute go unrun."""
+    import dexpulse.collector.outages.job as job_module
+
+    taken: list[int] = []
+    real = job_module.try_job_lock
+
+    def counted(session: Session, key: int) -> bool:
+        taken.append(key)
+        return real(session, key)
+
+    monkeypatch.setattr(job_module, "try_job_lock", counted)
+    with migrated(db_url) as sessions:
+        a = DetectionJob(sessions, holder="a")
+        b = DetectionJob(sessions, holder="b")
+        assert a.run(T0 + MIN, slot=T0 + MIN) is not None and len(taken) == 1
+        assert b.run(T0 + 2 * MIN, slot=T0 + 2 * MIN) is None
+        assert len(taken) == 1  # b looked at the lease without the lock
+        assert b.run(T0 + MIN + LEASE + S, slot=T0 + MIN + LEASE) is not None  # lapsed
+        assert len(taken) == 2
+
+
 @pytest.mark.postgres
 def test_the_advisory_lock_keeps_a_replica_out(pg_url: str) -> None:
     """On PostgreSQL a run first takes the advisory transaction lock: while another connection
